@@ -1,0 +1,116 @@
+"""The ``codehunt`` command line: build an index, search it, evaluate, mine, train, localize.
+
+Results go to stdout, progress and messages to stderr. Exit codes: 0 ok (also for zero
+hits), 1 bad input (a one-line message names the file and the fix), 2 usage.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from codehunt.console import cli_errors, setup_logging
+
+app = typer.Typer(
+    help="Search a codebase in plain language: index it once, then ask for 'parse an ISO date' and get functions back.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+index_app = typer.Typer(help="Build, inspect and verify index directories.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each step does (on stderr).")) -> None:
+    """codehunt: code search with dense embeddings, BM25 and rerankers."""
+    setup_logging(verbose)
+
+
+@index_app.command("build")
+@cli_errors
+def index_build(
+    path: Path = typer.Argument(..., help="A directory, a git repository (with --rev), or a BEIR corpus.jsonl."),
+    output: Path = typer.Option(..., "--output", "-o", help="Index directory to create (replaced atomically if it exists)."),
+    rev: Optional[str] = typer.Option(None, "--rev", help="Index this git revision (commit, tag, branch) without checking it out."),
+    model: str = typer.Option("default", "--model", "-m", help="Embedding model: 'default' (packaged all-MiniLM-L6-v2), a local directory or a hub name."),
+    index_type: str = typer.Option("flat", "--index-type", help="flat (exact, default), hnsw (fast approximate) or ivfpq (compressed, large corpora)."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Glob of paths to leave out, e.g. 'test/*' (repeatable)."),
+    max_file_bytes: int = typer.Option(1_000_000, "--max-file-bytes", help="Skip files larger than this many bytes."),
+    precision: str = typer.Option("auto", "--precision", help="fp32, bf16, or auto (bf16 where the CPU/GPU has fast bf16)."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Texts per encoder forward pass."),
+) -> None:
+    """Index a codebase: chunk it into functions, embed them, and write FAISS + BM25 to OUTPUT."""
+    from index.corpus import CorpusConfig
+    from index.dense import DenseConfig
+    from index.encoder import EncoderConfig
+    from index.index import Index, IndexConfig
+    from index.sources import SourceConfig
+
+    config = IndexConfig(
+        encoder=EncoderConfig(model=model, precision=precision, batch_size=batch_size),
+        corpus=CorpusConfig(source=SourceConfig(max_file_bytes=max_file_bytes, exclude=tuple(exclude))),
+        dense=DenseConfig(index_type=index_type),
+    )
+    index = Index.build(path, output, config, rev=rev, show_progress=True)
+    skipped = sum(1 for _ in (output / "skipped.jsonl").open(encoding="utf-8"))
+    print(
+        f"indexed {index.manifest.unit_count} units ({index.manifest.document_count} chunks) into {output}; "
+        f"{skipped} files listed in {output / 'skipped.jsonl'}",
+        file=sys.stderr,
+    )
+
+
+@index_app.command("info")
+@cli_errors
+def index_info(path: Path = typer.Argument(..., help="Index directory.")) -> None:
+    """Print an index's manifest: encoder, dimension, counts, source, files."""
+    from index.manifest import IndexManifest
+
+    print(json.dumps(IndexManifest.read(path).to_json(), indent=2))
+
+
+@index_app.command("verify")
+@cli_errors
+def index_verify(path: Path = typer.Argument(..., help="Index directory.")) -> None:
+    """Check every file of an index against the sha256 recorded in its manifest (exit 1 on mismatch)."""
+    from index.errors import CorruptIndexError
+    from index.index import verify_checksums
+    from index.manifest import IndexManifest
+
+    manifest = IndexManifest.read(path)
+    problems = verify_checksums(path, manifest)
+    if problems:
+        raise CorruptIndexError(f"{len(problems)} corrupted file(s): {'; '.join(problems)}; rebuild the index")
+    print(f"ok: {len(manifest.files)} files match their checksums")
+
+
+@app.command("search")
+@cli_errors
+def search(
+    query: str = typer.Argument(..., help="What you are looking for, in plain language or identifiers."),
+    index_path: Path = typer.Option(..., "--index", "-i", help="Index directory made by `codehunt index build`."),
+    k: int = typer.Option(10, "-k", help="Number of results."),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid (dense + BM25, fused by reciprocal rank; default), dense or bm25."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (rank, score, doc_id, path, start_line, ...)."),
+    rerank: Optional[Path] = typer.Option(None, "--rerank", help="Cross-encoder directory to rescore the top candidates."),
+    rerank_depth: int = typer.Option(50, "--rerank-depth", help="How many candidates the reranker rescores."),
+) -> None:
+    """Search an index; prints hits like grep: path:line: qualname, then a short snippet."""
+    from codehunt.pipeline import search_index
+
+    hits = search_index(index_path, query, k=k, mode=mode, rerank=rerank, rerank_depth=rerank_depth)
+    print_hits(hits, as_json)
+
+
+def print_hits(hits: list, as_json: bool) -> None:  # noqa: ANN001 - list[Hit]
+    for hit in hits:
+        if as_json:
+            print(json.dumps(hit.to_json(), ensure_ascii=False))
+        else:
+            print(f"{hit.path}:{hit.start_line}: {hit.qualname}  ({hit.score:.3f})")
+            for line in hit.snippet.split("\n"):
+                print(f"    {line.strip()}")

@@ -1,0 +1,20 @@
+"""Search pipelines that wire an index to an optional reranker."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from index.index import Index, SearchMode
+from index.types import Hit
+
+
+def search_index(
+    index_path: Path, query: str, k: int = 10, mode: str = "hybrid", rerank: Path | None = None, rerank_depth: int = 50
+) -> list[Hit]:
+    """Load ``index_path`` and answer one query, optionally rescoring the top candidates."""
+    index = Index.load(index_path)
+    if rerank is None:
+        return index.search(query, k, mode)  # type: ignore[arg-type]
+    from reranker.model import load_rescorer
+
+    candidates = index.search(query, max(k, rerank_depth), mode)  # type: ignore[arg-type]
+    return load_rescorer(rerank).rescore(query, candidates)[:k]

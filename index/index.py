@@ -1,0 +1,330 @@
+"""The ``Index`` facade: ``Index.build(...)``, ``Index.load(path)``, ``index.search(query, k)``.
+
+An index directory holds ``manifest.json``, ``corpus.jsonl`` (chunks with metadata),
+``skipped.jsonl``, ``ids.json`` (doc ids in vector order), ``dense.faiss`` and ``bm25/``.
+It records its encoder, so loading needs no model argument, and a mismatched model is a
+clear :class:`IncompatibleIndexError` rather than a FAISS assertion.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+
+from index.bm25 import BM25Config, BM25Index
+from index.chunking import CHUNKER_VERSION
+from index.corpus import Corpus, CorpusConfig, bm25_text, embedding_text, read_codebase, split_long_chunks
+from index.dense import DenseConfig, build_dense_index, load_dense_index, save_dense_index, search_dense_index
+from index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
+from index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError
+from index.fusion import reciprocal_rank_fusion
+from index.manifest import MANIFEST_NAME, EncoderInfo, IndexManifest
+from index.storage import build_lock, checksum_tree, sha256_file, staging_directory, write_json_atomic, write_jsonl_atomic
+from index.tokenize import tokenize_code
+from index.types import Chunk, Hit
+
+log = logging.getLogger(__name__)
+
+SearchMode = Literal["dense", "bm25", "hybrid"]
+SEARCH_MODES = ("dense", "bm25", "hybrid")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Everything that decides what an index contains; saved in its manifest."""
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig, metadata={"help": "embedding model"})
+    corpus: CorpusConfig = field(default_factory=CorpusConfig, metadata={"help": "file selection and chunking"})
+    dense: DenseConfig = field(default_factory=DenseConfig, metadata={"help": "FAISS index type"})
+    bm25: BM25Config = field(default_factory=BM25Config, metadata={"help": "BM25 parameters"})
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How candidates are gathered and fused at query time."""
+
+    depth: int = field(default=100, metadata={"help": "candidates taken from each of dense and BM25 before fusion"})
+    rrf_k: int = field(default=60, metadata={"help": "reciprocal-rank-fusion constant"})
+
+
+class Index:
+    """A searchable code index (dense FAISS + BM25) over one corpus."""
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: IndexManifest,
+        chunks: list[Chunk],
+        dense: Any,
+        bm25: BM25Index,
+        encoder: Encoder | None = None,
+    ):
+        self.path = path
+        self.manifest = manifest
+        self.chunks = chunks
+        self.dense = dense
+        self.bm25 = bm25
+        self._encoder = encoder
+        self.search_config = SearchConfig()
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def build(
+        cls,
+        source: Path,
+        output: Path,
+        config: IndexConfig = IndexConfig(),
+        rev: str | None = None,
+        encoder: Encoder | None = None,
+        show_progress: bool = False,
+    ) -> "Index":
+        """Index a directory, a git revision (``rev``) or a BEIR ``corpus.jsonl`` into ``output``."""
+        source = Path(source)
+        if not source.exists():
+            raise BadInputError(f"{source} does not exist: pass a directory, a git repository or a corpus.jsonl")
+        corpus = read_codebase(source, rev, config.corpus)
+        info = {"path": str(source.resolve()), "rev": rev}
+        return cls.build_from_corpus(corpus, output, config, encoder, show_progress, info)
+
+    @classmethod
+    def build_from_corpus(
+        cls,
+        corpus: Corpus,
+        output: Path,
+        config: IndexConfig = IndexConfig(),
+        encoder: Encoder | None = None,
+        show_progress: bool = False,
+        source_info: dict[str, Any] | None = None,
+    ) -> "Index":
+        """Embed and index ``corpus``, publishing ``output`` atomically under a build lock."""
+        output = Path(output)
+        encoder = encoder if encoder is not None else SentenceTransformerEncoder(config.encoder)
+        with build_lock(output):
+            chunks = corpus.chunks
+            if config.corpus.split_long and isinstance(encoder, SentenceTransformerEncoder):
+                chunks = split_long_chunks(chunks, _token_counter(encoder), encoder.max_length - 2)
+            started = time.perf_counter()
+            vectors = encoder.encode([embedding_text(chunk) for chunk in chunks], "document", show_progress)
+            log.info("embedded %d chunks in %.1fs", len(chunks), time.perf_counter() - started)
+            dense = build_dense_index(vectors, config.dense)
+            bm25 = BM25Index.build([tokenize_code(bm25_text(chunk)) for chunk in chunks], config.bm25)
+            with staging_directory(output) as staging:
+                write_jsonl_atomic(staging / "corpus.jsonl", (chunk.to_json() for chunk in chunks))
+                write_jsonl_atomic(staging / "skipped.jsonl", (skip.to_json() for skip in corpus.skipped))
+                write_json_atomic(staging / "ids.json", [chunk.doc_id for chunk in chunks])
+                save_dense_index(dense, staging / "dense.faiss")
+                bm25.save(staging / "bm25")
+                manifest = IndexManifest(
+                    encoder=_encoder_info(encoder, config.encoder),
+                    index_type=config.dense.index_type,
+                    document_count=len(chunks),
+                    unit_count=len({chunk.unit for chunk in chunks}),
+                    chunker_version=CHUNKER_VERSION,
+                    source=source_info or {},
+                    config=_jsonable(asdict(config)),
+                    files=checksum_tree(staging),
+                    created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                )
+                write_json_atomic(staging / MANIFEST_NAME, manifest.to_json())
+        return cls(output, manifest, chunks, dense, bm25, encoder)
+
+    # ------------------------------------------------------------------- load
+    @classmethod
+    def load(cls, path: Path, encoder: Encoder | None = None) -> "Index":
+        """Open an index directory; the encoder is loaded lazily from the manifest when needed.
+
+        Passing ``encoder`` checks it against the manifest (name, dimension, fingerprint).
+        """
+        path = Path(path)
+        manifest = IndexManifest.read(path)
+        if encoder is not None:
+            check_encoder(manifest, encoder, path)
+        chunks = _read_chunks(path / "corpus.jsonl")
+        ids = _read_json(path / "ids.json")
+        if len(ids) != len(chunks) or len(chunks) != manifest.document_count:
+            raise CorruptIndexError(
+                f"{path}: corpus.jsonl has {len(chunks)} chunks, ids.json {len(ids)}, manifest {manifest.document_count}; rebuild the index"
+            )
+        dense = load_dense_index(path / "dense.faiss", DenseConfig(**manifest.config.get("dense", {})))
+        if dense.d != manifest.encoder.dimension or dense.ntotal != len(chunks):
+            raise CorruptIndexError(
+                f"{path / 'dense.faiss'} holds {dense.ntotal} vectors of dimension {dense.d}; the manifest says "
+                f"{len(chunks)} of {manifest.encoder.dimension}: rebuild the index"
+            )
+        bm25 = BM25Index.load(path / "bm25")
+        return cls(path, manifest, chunks, dense, bm25, encoder)
+
+    def verify(self) -> list[str]:
+        """Files whose sha256 differs from the manifest (empty when the index is intact)."""
+        return verify_checksums(self.path, self.manifest)
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            info = self.manifest.encoder
+            self._encoder = SentenceTransformerEncoder(
+                EncoderConfig(model=info.name, max_length=info.max_length, precision=info.precision)
+            )
+            check_encoder(self.manifest, self._encoder, self.path)
+        return self._encoder
+
+    # ----------------------------------------------------------------- search
+    def search(self, query: str, k: int = 10, mode: SearchMode = "hybrid") -> list[Hit]:
+        """The ``k`` best units for ``query`` (one hit per function, long functions' parts collapsed)."""
+        return self.search_many([query], k, mode)[0]
+
+    def search_many(
+        self, queries: Sequence[str], k: int = 10, mode: SearchMode = "hybrid", show_progress: bool = False
+    ) -> list[list[Hit]]:
+        """Search a batch of queries; queries are embedded together, which is much faster than one by one."""
+        if mode not in SEARCH_MODES:
+            raise BadInputError(f"unknown search mode {mode!r}: choose dense, bm25 or hybrid")
+        if k <= 0 or not queries:
+            return [[] for _ in queries]
+        depth = max(self.search_config.depth, k)
+        rankings = [self._rank(query_rankings, k) for query_rankings in self.candidate_rankings(queries, depth, mode, show_progress)]
+        return rankings
+
+    def candidate_rankings(
+        self, queries: Sequence[str], depth: int, mode: SearchMode, show_progress: bool = False
+    ) -> list[list[tuple[int, float]]]:
+        """Per query, (chunk position, score) best first, one entry per unit."""
+        dense_lists: list[list[tuple[int, float]]] | None = None
+        bm25_lists: list[list[tuple[int, float]]] | None = None
+        fetch = depth * 2  # long units have several parts; fetch extra so `depth` units survive collapsing
+        if mode in ("dense", "hybrid"):
+            vectors = self.encoder.encode(list(queries), "query", show_progress)
+            scores, ids = search_dense_index(self.dense, vectors, fetch)
+            dense_lists = [self._collapse(zip(row_ids.tolist(), row_scores.tolist()), depth) for row_ids, row_scores in zip(ids, scores)]
+        if mode in ("bm25", "hybrid"):
+            bm25_lists = []
+            for query in queries:
+                ids_, scores_ = self.bm25.top_k(tokenize_code(query), fetch)
+                bm25_lists.append(self._collapse(zip(ids_.tolist(), scores_.tolist()), depth))
+        if mode == "dense":
+            assert dense_lists is not None
+            return dense_lists
+        if mode == "bm25":
+            assert bm25_lists is not None
+            return bm25_lists
+        assert dense_lists is not None and bm25_lists is not None
+        fused = []
+        for dense_list, bm25_list in zip(dense_lists, bm25_lists):
+            ranking = reciprocal_rank_fusion(
+                [[str(i) for i, _ in dense_list], [str(i) for i, _ in bm25_list]], self.search_config.rrf_k
+            )
+            fused.append([(int(i), score) for i, score in ranking[:depth]])
+        return fused
+
+    def _collapse(self, pairs: Any, depth: int) -> list[tuple[int, float]]:
+        seen: set[str] = set()
+        result: list[tuple[int, float]] = []
+        for position, score in pairs:
+            if position < 0:
+                continue
+            unit = self.chunks[position].unit
+            if unit in seen:
+                continue
+            seen.add(unit)
+            result.append((position, float(score)))
+            if len(result) == depth:
+                break
+        return result
+
+    def _rank(self, ranking: list[tuple[int, float]], k: int) -> list[Hit]:
+        return [hit_from_chunk(self.chunks[position], rank, score) for rank, (position, score) in enumerate(ranking[:k], start=1)]
+
+
+def hit_from_chunk(chunk: Chunk, rank: int, score: float) -> Hit:
+    start, end = chunk.extra.get("unit_lines", [chunk.start_line, chunk.end_line])
+    first_lines = [line for line in chunk.text.split("\n") if line.strip()][:2]
+    return Hit(
+        rank=rank,
+        score=float(score),
+        doc_id=chunk.unit,
+        path=chunk.path,
+        start_line=int(start),
+        end_line=int(end),
+        qualname=chunk.qualname,
+        language=chunk.language,
+        snippet="\n".join(line.rstrip()[:160] for line in first_lines),
+    )
+
+
+def check_encoder(manifest: IndexManifest, encoder: Encoder, path: Path) -> None:
+    """Raise IncompatibleIndexError unless ``encoder`` is the one that built the index."""
+    info = manifest.encoder
+    if encoder.dimension != info.dimension or encoder.fingerprint() != info.fingerprint:
+        raise IncompatibleIndexError(
+            f"{path} was built with model {info.name} (dim {info.dimension}, fingerprint {info.fingerprint}); "
+            f"you passed {encoder.name} (dim {encoder.dimension}, fingerprint {encoder.fingerprint()}): "
+            "search without --model, or rebuild the index with this model"
+        )
+
+
+def verify_checksums(path: Path, manifest: IndexManifest) -> list[str]:
+    problems = []
+    for name, expected in sorted(manifest.files.items()):
+        file = path / name
+        if not file.is_file():
+            problems.append(f"{file}: missing")
+        elif sha256_file(file) != expected:
+            problems.append(f"{file}: checksum mismatch")
+    return problems
+
+
+def _encoder_info(encoder: Encoder, config: EncoderConfig) -> EncoderInfo:
+    if isinstance(encoder, SentenceTransformerEncoder):
+        pooling = ",".join(type(module).__name__ for module in list(encoder.model)[1:])
+        precision = "bf16" if encoder.use_bf16() else "fp32"
+        max_length = encoder.max_length
+    else:
+        pooling, precision, max_length = "unknown", "fp32", 0
+    return EncoderInfo(encoder.name, encoder.fingerprint(), encoder.dimension, max_length, pooling, precision)
+
+
+def _token_counter(encoder: SentenceTransformerEncoder):  # noqa: ANN202
+    tokenizer = encoder.tokenizer
+
+    def count(texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    return count
+
+
+def _read_chunks(path: Path) -> list[Chunk]:
+    if not path.is_file():
+        raise CorruptIndexError(f"{path} is missing: rebuild the index")
+    chunks = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                chunks.append(Chunk.from_json(json.loads(line)))
+            except (json.JSONDecodeError, TypeError) as exc:
+                raise CorruptIndexError(f"{path}:{number} is corrupted ({exc}); rebuild the index") from exc
+    return chunks
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise CorruptIndexError(f"{path} is missing: rebuild the index")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CorruptIndexError(f"{path} is corrupted ({exc}); rebuild the index") from exc
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return value
