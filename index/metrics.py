@@ -1,0 +1,101 @@
+"""IR metrics over a run and qrels, numerically equal to trec_eval / pytrec_eval.
+
+Names follow MTEB (``ndcg_at_10``, ``mrr_at_10``, ``recall_at_10``, ``precision_at_10``,
+``map_at_10``, ``map``) and every metric is averaged over **every query in the qrels**: a qrels
+query the run does not answer scores 0 (unlike pytrec_eval, which only sees run queries), and
+run queries absent from the qrels are ignored.
+
+Definitions are trec_eval's (Buckley & Voorhees; ``ndcg_cut``, ``P``, ``recall``, ``map``,
+``map_cut``, ``recip_rank``):
+
+- ranking: score descending, ties by doc id descending (plain string comparison), so a run
+  with tied scores gives the same numbers here and in trec_eval;
+- relevant: grade > 0 (trec_eval's default relevance level 1 on integer grades);
+- nDCG@k (Järvelin & Kekäläinen 2002): gain = grade (negative grades count 0), discount
+  log2(rank + 1), ideal = all judged gains sorted descending, cut at k;
+- P@k divides by k even when fewer than k docs were retrieved; Recall@k and MAP divide by
+  the number of relevant docs in the qrels (``map_at_k`` too, as trec_eval's ``map_cut``);
+- MRR@k is 1 / rank of the first relevant doc within the top k, else 0.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from index.errors import BadInputError
+
+DEFAULT_KS: tuple[int, ...] = (1, 3, 5, 10, 20, 100)
+
+
+@dataclass(frozen=True)
+class MetricReport:
+    """Metrics averaged over all qrels queries, and the same metrics for each query."""
+
+    aggregate: dict[str, float] = field(metadata={"help": "metric name -> mean over qrels queries"})
+    per_query: dict[str, dict[str, float]] = field(
+        metadata={"help": "query id -> metric name -> value (every qrels query)"}
+    )
+
+
+def rank_documents(scores: Mapping[str, float]) -> list[str]:
+    """Doc ids in trec_eval order: score descending, then doc id descending."""
+    return [doc for doc, _ in sorted(scores.items(), key=lambda item: (float(item[1]), item[0]), reverse=True)]
+
+
+def metric_names(ks: Sequence[int]) -> list[str]:
+    """The metric names :func:`evaluate_run` reports for these cutoffs, in report order."""
+    names = ["map"]
+    for stem in ("ndcg_at", "map_at", "recall_at", "precision_at", "mrr_at"):
+        names += [f"{stem}_{k}" for k in ks]
+    return names
+
+
+def _query_metrics(judged: Mapping[str, int], ranking: Sequence[str], ks: Sequence[int]) -> dict[str, float]:
+    num_rel = sum(1 for grade in judged.values() if grade > 0)
+    ideal = sorted((g for g in judged.values() if g > 0), reverse=True)
+    out = dict.fromkeys(metric_names(ks), 0.0)
+    if num_rel == 0:
+        return out  # trec_eval scores such a query 0 on every measure
+    # prefix sums over rank positions 1..n of the run
+    dcg, hits, ap_sum, first_hit = [0.0], [0], [0.0], 0
+    for i, doc in enumerate(ranking):
+        grade = judged.get(doc, 0)
+        rel = grade > 0
+        dcg.append(dcg[-1] + (grade / math.log2(i + 2) if rel else 0.0))
+        hits.append(hits[-1] + rel)
+        ap_sum.append(ap_sum[-1] + (hits[-1] / (i + 1) if rel else 0.0))
+        if rel and not first_hit:
+            first_hit = i + 1
+    n = len(hits) - 1
+    out["map"] = ap_sum[n] / num_rel
+    for k in ks:
+        cut = min(k, n)
+        idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal[:k]))
+        out[f"ndcg_at_{k}"] = dcg[cut] / idcg
+        out[f"map_at_{k}"] = ap_sum[cut] / num_rel
+        out[f"recall_at_{k}"] = hits[cut] / num_rel
+        out[f"precision_at_{k}"] = hits[cut] / k
+        out[f"mrr_at_{k}"] = 1.0 / first_hit if first_hit and first_hit <= k else 0.0
+    return out
+
+
+def evaluate_run(
+    qrels: Mapping[str, Mapping[str, int]],
+    run: Mapping[str, Mapping[str, float]],
+    ks: Sequence[int] = DEFAULT_KS,
+) -> MetricReport:
+    """Score ``run`` (query -> doc -> score) against ``qrels`` (query -> doc -> grade).
+
+    Raises :class:`BadInputError` when the qrels are empty or a cutoff is not a positive int.
+    """
+    if not qrels:
+        raise BadInputError("qrels are empty: nothing to evaluate; check the qrels file and split")
+    ks = tuple(dict.fromkeys(ks))
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
+        raise BadInputError(f"cutoffs must be positive ints, got {list(ks)}")
+    per_query = {
+        qid: _query_metrics(judged, rank_documents(run.get(qid, {})), ks) for qid, judged in qrels.items()
+    }
+    aggregate = {name: math.fsum(m[name] for m in per_query.values()) / len(per_query) for name in metric_names(ks)}
+    return MetricReport(aggregate=aggregate, per_query=per_query)
