@@ -95,6 +95,19 @@ def test_negative_idf_floor_when_most_terms_are_common() -> None:
     assert np.array_equal(scores, index.scores(["a"])[ids])
 
 
+def test_bit_identical_on_seeded_zipf_corpus() -> None:
+    # Always runs (no shared data needed): enough documents and varied lengths that a change
+    # in floating-point operation order or idf summation order shows up in the last bits.
+    rng = np.random.default_rng(7)
+    vocabulary = [f"w{i}" for i in range(400)]
+    docs = [
+        [vocabulary[min(int(r), 399)] for r in rng.zipf(1.3, size=int(rng.integers(0, 60)))]
+        for _ in range(600)
+    ]
+    queries = [[vocabulary[int(i)] for i in rng.integers(0, 60, size=int(rng.integers(1, 9)))] for _ in range(40)]
+    assert_bit_identical(docs, queries + [["w0", "w0", "unknown"], []])
+
+
 def load_jsonl_texts(path: Path, limit: int) -> list[str]:
     texts = []
     with path.open(encoding="utf-8") as handle:
