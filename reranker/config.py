@@ -1,0 +1,148 @@
+"""What the reranker needs to know: one frozen dataclass for query time, one for training.
+
+``codehunt train reranker TRIPLES -o RERANKER_DIR [--base M] [--group-size n]
+[--loss listwise|pointwise] [--max-length L] [--resume]`` maps each option onto the field of
+the same name (dashes for underscores). The training config is saved as JSON inside every
+checkpoint and inside the final model directory (``codehunt_training.json``).
+Names shared with ``retriever.config.RetrieverTrainConfig`` (``steps``, ``grad_accum``,
+``lr``, ``checkpoint_dir``...) mean the same thing there.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from index.errors import CodehuntError
+
+LOSSES = ("listwise", "pointwise")
+PRECISIONS = ("fp32", "bf16", "auto")
+
+RUN_ONLY_FIELDS = frozenset(
+    {"output_dir", "checkpoint_dir", "resume", "overwrite", "checkpoint_every", "keep_checkpoints", "log_every",
+     "cache_dir", "device"}
+)
+"""Fields that may differ between a run and its resumption: they change where and how often, not what is learned."""
+
+
+class RerankerConfigError(CodehuntError):
+    """A reranker option is out of range or contradicts another one."""
+
+
+def _bad(message: str) -> RerankerConfigError:
+    return RerankerConfigError(f"invalid reranker option: {message}")
+
+
+@dataclass(frozen=True)
+class RerankConfig:
+    """How a cross-encoder rescores candidates at query time.
+
+    Each speed choice is a field so ``benchmarks/rerank_latency.py`` can measure it alone:
+    ``sort_by_length`` (batches of similar length carry little padding), ``max_length``
+    (the code is cut from the end, so its signature and first lines stay), ``precision``
+    (bf16 autocast on CPUs with AMX / AVX512-BF16).
+    """
+
+    batch_size: int = field(default=32, metadata={"help": "query-code pairs per forward pass"})
+    max_length: int | None = field(
+        default=None, metadata={"help": "tokens per pair, query + code (None: the model's own limit, at most 512)"}
+    )
+    max_query_length: int | None = field(
+        default=None, metadata={"help": "tokens kept from the query (None: what the model was trained with, else 64)"}
+    )
+    precision: str = field(default="auto", metadata={"help": "fp32 | bf16 | auto (bf16 on CPUs with fast bf16)"})
+    sort_by_length: bool = field(default=True, metadata={"help": "batch pairs of similar token length together"})
+    device: str | None = field(default=None, metadata={"help": "cpu | cuda | None (cuda when present)"})
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise _bad(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.max_length is not None and self.max_length < 8:
+            raise _bad(f"max_length must be >= 8 tokens, got {self.max_length}")
+        if self.max_query_length is not None and self.max_query_length < 1:
+            raise _bad(f"max_query_length must be >= 1, got {self.max_query_length}")
+        if self.precision not in PRECISIONS:
+            raise _bad(f"precision must be fp32, bf16 or auto, got {self.precision!r}")
+
+
+@dataclass(frozen=True)
+class RerankerTrainConfig:
+    """Cross-encoder training on mined triples: groups of 1 positive + n negatives (listwise or pointwise)."""
+
+    data: str = field(metadata={"help": "triples.jsonl: anchor, positive, negative_1..n (+ optional negative_i_score)"})
+    output_dir: str = field(metadata={"help": "model directory to write (loads with CrossEncoder(path))"})
+    base: str = field(
+        default="default", metadata={"help": "starting model: dir, hub name, or 'default' (all-MiniLM-L6-v2, new head)"}
+    )
+    group_size: int = field(default=8, metadata={"help": "texts per group: 1 positive + (group_size - 1) negatives"})
+    random_negative_ratio: float = field(
+        default=0.25,
+        metadata={"help": "share of a group's negatives drawn at random from other rows' positives (rest: the mined ones)"},
+    )
+    loss: str = field(default="listwise", metadata={"help": "listwise (softmax CE over the group) | pointwise (BCE)"})
+    distill_weight: float = field(
+        default=0.0, metadata={"help": "weight of the KL term towards the triples' bi-encoder scores (0: off)"}
+    )
+    distill_temperature: float = field(
+        default=0.05, metadata={"help": "temperature turning the teacher's cosine scores into a distribution"}
+    )
+    max_length: int = field(default=256, metadata={"help": "tokens per pair, query + code (code cut from the end)"})
+    max_query_length: int = field(default=64, metadata={"help": "tokens kept from the query"})
+    epochs: int = field(default=1, metadata={"help": "passes over the data (ignored when steps is set)"})
+    steps: int | None = field(default=None, metadata={"help": "optimizer steps to run (overrides epochs)"})
+    batch_size: int = field(default=8, metadata={"help": "groups per micro-batch per process"})
+    grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
+    lr: float = field(default=2e-5, metadata={"help": "peak AdamW learning rate"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases and norms)"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "fraction of steps of linear warm-up before linear decay to 0"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (0: off)"})
+    precision: str = field(default="auto", metadata={"help": "fp32 | bf16 | auto (bf16 autocast where the device has fast bf16)"})
+    device: str | None = field(default=None, metadata={"help": "cpu | cuda | None (accelerate's choice)"})
+    seed: int = field(default=42, metadata={"help": "seed for the head's init, data order, negative sampling and dropout"})
+    checkpoint_every: int = field(default=500, metadata={"help": "write a checkpoint every this many steps (and at the end)"})
+    keep_checkpoints: int = field(default=2, metadata={"help": "how many most recent checkpoints to keep"})
+    checkpoint_dir: str | None = field(default=None, metadata={"help": "where checkpoints go (None: OUTPUT_DIR.checkpoints)"})
+    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing non-empty output directory"})
+    cache_dir: str | None = field(default=None, metadata={"help": "Hugging Face datasets cache (None: its default)"})
+    log_every: int = field(default=10, metadata={"help": "record the loss every this many steps"})
+
+    def __post_init__(self) -> None:
+        if self.group_size < 2:
+            raise _bad(f"--group-size must be >= 2 (a positive and at least one negative), got {self.group_size}")
+        if not 0.0 <= self.random_negative_ratio <= 1.0:
+            raise _bad(f"--random-negative-ratio must be in [0, 1], got {self.random_negative_ratio}")
+        if self.loss not in LOSSES:
+            raise _bad(f"--loss must be listwise or pointwise, got {self.loss!r}")
+        if self.distill_weight < 0 or self.distill_temperature <= 0:
+            raise _bad("--distill-weight must be >= 0 and --distill-temperature > 0")
+        for name in ("batch_size", "grad_accum", "epochs", "checkpoint_every", "keep_checkpoints", "log_every"):
+            if getattr(self, name) < 1:
+                raise _bad(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.steps is not None and self.steps < 1:
+            raise _bad(f"--steps must be >= 1, got {self.steps}")
+        if self.max_length < 8 or not 1 <= self.max_query_length <= self.max_length - 4:
+            raise _bad(
+                f"--max-length must be >= 8 and --max-query-length in [1, max_length - 4] "
+                f"(room for the code and 3 special tokens), got {self.max_length} and {self.max_query_length}"
+            )
+        if not 0.0 <= self.warmup_ratio < 1.0 or self.lr <= 0 or self.max_grad_norm < 0 or self.weight_decay < 0:
+            raise _bad("--lr must be > 0, --warmup-ratio in [0, 1), --max-grad-norm and --weight-decay >= 0")
+        if self.precision not in PRECISIONS:
+            raise _bad(f"--precision must be fp32, bf16 or auto, got {self.precision!r}")
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.checkpoint_dir) if self.checkpoint_dir else Path(f"{str(self.output_dir).rstrip('/')}.checkpoints")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> "RerankerTrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in record.items() if key in known})
+
+    def learning_fields(self) -> dict[str, Any]:
+        """The fields a resumed run must share with the run that wrote the checkpoint."""
+        return {key: value for key, value in asdict(self).items() if key not in RUN_ONLY_FIELDS}

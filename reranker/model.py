@@ -1,0 +1,286 @@
+"""The ``Rescorer`` seam and its cross-encoder implementation.
+
+A cross-encoder reads the query and one candidate's code as a single sequence
+(``[CLS] query [SEP] code [SEP]``) and emits one relevance logit (monoBERT, Nogueira & Cho,
+2019). It is far slower than a bi-encoder, so it only rescores the top candidates of a search.
+
+Speed at query time, each choice a :class:`RerankConfig` field so it can be measured
+(``benchmarks/rerank_latency.py``):
+
+* the query is cut to ``max_query_length`` tokens and the code is cut *from the end* to fill
+  ``max_length``, so the signature and the first lines (name, parameters, docstring) stay;
+  before tokenising, very long code is cut to its first lines so the tokenizer never reads a
+  10,000-line file to keep 200 tokens of it;
+* every pair is tokenised once, then pairs are sorted by token length and batched, so a batch
+  carries little padding (``sort_by_length``);
+* on CPUs with fast bf16 (AMX / AVX512-BF16) the forward pass runs under bf16 autocast
+  (``precision="auto"``).
+
+Scores are raw logits: order-preserving like the sigmoid, without its float saturation.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from index.encoder import cpu_has_fast_bf16, resolve_model_path
+from index.errors import ModelLoadError
+from index.types import Hit
+from reranker.config import RerankConfig
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
+
+log = logging.getLogger(__name__)
+
+TRAINING_INFO = "codehunt_training.json"
+"""Written beside the model files by ``train_reranker`` (same name as the retriever's): config and figures."""
+
+DEFAULT_MAX_QUERY_LENGTH = 64
+MAX_POSITIONS = 512
+CHARS_PER_TOKEN_BUDGET = 12
+"""Pre-truncation keeps this many non-space characters per token of ``max_length`` (generous:
+code averages 2-4 characters per WordPiece token), so the exact cut is always the tokenizer's."""
+
+
+@runtime_checkable
+class Rescorer(Protocol):
+    """Anything that re-orders a query's hits by a better (slower) relevance score."""
+
+    def rescore(self, query: str, hits: list[Hit]) -> list[Hit]: ...
+
+
+def head_lines(text: str, max_chars: int) -> str:
+    """The first lines of ``text`` holding at most about ``max_chars`` non-space characters.
+
+    Whitespace (indentation) is free for a WordPiece tokenizer, so only non-space characters
+    count toward the budget; the line that crosses it is kept whole.
+    """
+    if len(text) <= max_chars:
+        return text
+    lines = text.split("\n")
+    kept = 0
+    for position, line in enumerate(lines):
+        kept += len(line) - line.count(" ") - line.count("\t")
+        if kept >= max_chars:
+            return "\n".join(lines[: position + 1])
+    return text
+
+
+def cut_queries(tokenizer, queries: Sequence[str], max_query_length: int) -> list[str]:  # noqa: ANN001
+    """Each query cut after its first ``max_query_length`` tokens, at the character where that token ends.
+
+    Cutting the text rather than the ids keeps the pair tokenisation one call, and the
+    query is then never truncated by the pair truncation (``only_second``).
+    """
+    encoded = tokenizer(
+        list(queries), add_special_tokens=False, truncation=True, max_length=max_query_length,
+        return_offsets_mapping=True,
+    )
+    cut = []
+    for query, ids, offsets in zip(queries, encoded["input_ids"], encoded["offset_mapping"]):
+        cut.append(query[: offsets[-1][1]] if len(ids) >= max_query_length and offsets else query)
+    return cut
+
+
+def tokenize_pairs(
+    tokenizer, queries: Sequence[str], texts: Sequence[str], max_length: int, max_query_length: int  # noqa: ANN001
+) -> dict[str, list[list[int]]]:
+    """Unpadded ids of ``[CLS] query [SEP] code [SEP]`` pairs, code cut from the end (the shared train/test path)."""
+    max_query_length = min(max_query_length, max_length - 4)
+    unique = list(dict.fromkeys(queries))
+    cut = dict(zip(unique, cut_queries(tokenizer, unique, max_query_length)))
+    heads = [head_lines(text, max_length * CHARS_PER_TOKEN_BUDGET) for text in texts]
+    encoded = tokenizer(
+        [cut[q] for q in queries], heads, truncation="only_second", max_length=max_length, padding=False
+    )
+    return {key: list(values) for key, values in encoded.items()}
+
+
+def pad_batch(tokenizer, encoded: dict[str, list[list[int]]], rows: Sequence[int]) -> dict:  # noqa: ANN001
+    """Rows of :func:`tokenize_pairs` output padded into (batch, longest) int64 tensors.
+
+    Done here rather than by ``tokenizer.pad`` (which warns on fast tokenizers): pad ids for
+    ``input_ids``, 0 for the attention mask and token types, on the tokenizer's padding side.
+    """
+    import torch
+
+    rows = list(rows)
+    width = max(len(encoded["input_ids"][r]) for r in rows)
+    fill = {"input_ids": tokenizer.pad_token_id or 0, "token_type_ids": getattr(tokenizer, "pad_token_type_id", 0)}
+    left = getattr(tokenizer, "padding_side", "right") == "left"
+    batch = {}
+    for key, values in encoded.items():
+        tensor = torch.full((len(rows), width), int(fill.get(key, 0)), dtype=torch.long)  # (batch, width)
+        for i, r in enumerate(rows):
+            row = torch.tensor(values[r], dtype=torch.long)
+            if left:
+                tensor[i, width - len(row):] = row
+            else:
+                tensor[i, : len(row)] = row
+        batch[key] = tensor
+    return batch
+
+
+class CrossEncoderRescorer:
+    """A :class:`Rescorer` over a sentence-transformers ``CrossEncoder`` with one output logit."""
+
+    def __init__(self, model: "CrossEncoder", config: RerankConfig = RerankConfig(), name: str = "",
+                 trained_query_length: int | None = None):
+        self.model = model
+        self.config = config
+        self.name = name
+        model_limit = int(model.max_seq_length or MAX_POSITIONS)
+        self.max_length = int(config.max_length or min(model_limit, MAX_POSITIONS))
+        query_length = config.max_query_length or trained_query_length or DEFAULT_MAX_QUERY_LENGTH
+        self.max_query_length = int(min(query_length, self.max_length - 4))
+
+    @property
+    def tokenizer(self):  # noqa: ANN201 - a transformers tokenizer
+        return self.model.tokenizer
+
+    def use_bf16(self) -> bool:
+        if self.config.precision == "bf16":
+            return True
+        if self.config.precision == "fp32":
+            return False
+        if self.model.device.type == "cuda":
+            import torch
+
+            return bool(torch.cuda.is_bf16_supported())
+        return cpu_has_fast_bf16()
+
+    def score_pairs(self, queries: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """Relevance logits of (query, text) pairs, (n,) float32, in input order."""
+        if len(queries) != len(texts):
+            raise ValueError(f"score_pairs needs one query per text, got {len(queries)} and {len(texts)}")
+        if len(texts) == 0:
+            return np.zeros(0, dtype=np.float32)
+        import torch
+
+        encoded = tokenize_pairs(self.tokenizer, queries, texts, self.max_length, self.max_query_length)
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        order = np.argsort(-lengths, kind="stable") if self.config.sort_by_length else np.arange(len(texts))
+        scores = np.empty(len(texts), dtype=np.float32)
+        device = self.model.device
+        self.model.eval()
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.use_bf16()):
+            for start in range(0, len(order), self.config.batch_size):
+                rows = order[start : start + self.config.batch_size]
+                features = {k: v.to(device) for k, v in pad_batch(self.tokenizer, encoded, rows).items()}
+                logits = self.model(features)["scores"]  # (batch, 1)
+                scores[rows] = logits.float().reshape(len(rows)).cpu().numpy()
+        return scores
+
+    def rescore_texts(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        """Logits of ``query`` against each of ``texts``, (len(texts),) float32."""
+        return self.score_pairs([query] * len(texts), texts)
+
+    def rescore(self, query: str, hits: list[Hit], texts: Sequence[str] | None = None) -> list[Hit]:
+        """``hits`` re-ordered by cross-encoder logit, ``rank`` renumbered from 1.
+
+        ``texts[i]`` is the full code of ``hits[i]`` (e.g. ``index.chunks[...].text``); without
+        it the hit's snippet (its first two lines) is all the model reads, which keeps the
+        signature but loses the body. Ties keep the incoming order.
+        """
+        if texts is not None and len(texts) != len(hits):
+            raise ValueError(f"rescore got {len(hits)} hits but {len(texts)} texts")
+        if not hits:
+            return []
+        candidates = list(texts) if texts is not None else [hit.snippet for hit in hits]
+        scores = self.rescore_texts(query, candidates)
+        order = sorted(range(len(hits)), key=lambda i: (-float(scores[i]), i))
+        return [dataclasses.replace(hits[i], score=float(scores[i]), rank=rank) for rank, i in enumerate(order, start=1)]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def load_cross_encoder(name: str, max_length: int | None = None, device: str | None = None,
+                       seed: int = 0) -> "CrossEncoder":
+    """A one-logit ``CrossEncoder`` from a cross-encoder dir, a bi-encoder dir (new head), a hub name or 'default'.
+
+    A bi-encoder checkpoint (such as the packaged all-MiniLM-L6-v2) gets a new, randomly
+    initialised classification head; ``seed`` makes that head the same on every load
+    without touching the caller's random state. Every failure is a one-line ``ModelLoadError``.
+    """
+    path = resolve_model_path(name)
+    looks_local = os.sep in path or path.startswith(".") or Path(path).exists()
+    if looks_local and not Path(path).is_dir():
+        raise ModelLoadError(
+            f"reranker model {path} does not exist: pass a directory written by `codehunt train reranker`, "
+            "a CrossEncoder directory, a hub name, or 'default'"
+        )
+    import torch
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.base.modules import Transformer
+
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if _is_cross_encoder(path):
+                model = CrossEncoder(path, device=device, max_length=max_length, local_files_only=looks_local)
+            else:
+                transformer = Transformer(
+                    path, transformer_task="sequence-classification", config_kwargs={"num_labels": 1},
+                    max_seq_length=max_length,
+                )
+                model = CrossEncoder(modules=[transformer], device=device)
+                log.warning("%s is not a cross-encoder: its classification head is new and untrained", name)
+    except Exception as exc:  # noqa: BLE001 - many libraries, many exception types
+        raise ModelLoadError(f"cannot load reranker model {name!r}: {_first_line(exc)}") from exc
+    if model.num_labels != 1:
+        raise ModelLoadError(
+            f"reranker model {name!r} has {model.num_labels} output labels; a reranker needs exactly 1 (a relevance logit)"
+        )
+    return model
+
+
+def _is_cross_encoder(path: str) -> bool:
+    """True for a saved CrossEncoder (or a hub name, which we let sentence-transformers resolve)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return True
+    st_config = folder / "config_sentence_transformers.json"
+    if st_config.is_file():
+        try:
+            return json.loads(st_config.read_text(encoding="utf-8")).get("model_type") == "CrossEncoder"
+        except (OSError, ValueError):
+            return False
+    if (folder / "modules.json").is_file():
+        return False  # a SentenceTransformer folder without model_type (sentence-transformers < 5)
+    hf_config = folder / "config.json"
+    try:
+        architectures = json.loads(hf_config.read_text(encoding="utf-8")).get("architectures") or []
+    except (OSError, ValueError):
+        return True  # let CrossEncoder produce the error message
+    return any(arch.endswith("ForSequenceClassification") for arch in architectures)
+
+
+def read_reranker_info(path: str | Path) -> dict:
+    """The ``codehunt_training.json`` of a model we trained, or {} for any other model."""
+    info = Path(path) / TRAINING_INFO
+    if not info.is_file():
+        return {}
+    try:
+        return json.loads(info.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{info} is unreadable ({_first_line(exc)}): retrain or delete the file") from exc
+
+
+def load_rescorer(path: str | Path, config: RerankConfig | None = None) -> CrossEncoderRescorer:
+    """Load a reranker directory (or hub name, or 'default' with an untrained head) as a rescorer."""
+    config = config or RerankConfig()
+    name = str(path)
+    info = read_reranker_info(resolve_model_path(name)) if Path(resolve_model_path(name)).is_dir() else {}
+    trained_query_length = (info.get("config") or {}).get("max_query_length")
+    model = load_cross_encoder(name, max_length=config.max_length, device=config.device)
+    return CrossEncoderRescorer(model, config, name=name, trained_query_length=trained_query_length)
