@@ -1,0 +1,98 @@
+"""The bi-encoder (a ``SentenceTransformer``), its momentum key encoder, and the published model dir.
+
+One shared encoder embeds queries and code, each with its prompt, exactly as
+``SentenceTransformer.encode`` does at search time (``preprocess`` with the prompt, then the
+module chain, which for all-MiniLM-L6-v2 ends in mean pooling and L2 normalisation).
+
+The key encoder (MoCo, He et al., 2020) is a frozen copy updated as an exponential moving
+average ``k <- m*k + (1-m)*q`` after every optimizer step; it runs in eval mode (no dropout)
+so that queued keys are consistent. It is never published: only checkpoints hold it.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from index.encoder import load_sentence_transformer
+
+if TYPE_CHECKING:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+TRAINING_INFO = "codehunt_training.json"
+"""Written beside the model files: the config it was trained with and what the run measured."""
+
+
+def load_bi_encoder(base: str, max_seq_length: int, device: "str | torch.device | None" = None) -> "SentenceTransformer":
+    """Load the base model (``"default"``: the packaged all-MiniLM-L6-v2) with the training token window."""
+    model = load_sentence_transformer(base, None if device is None else str(device))
+    model.max_seq_length = max_seq_length
+    return model
+
+
+def resolve_prompts(model: "SentenceTransformer", query_prompt: str | None, document_prompt: str | None) -> dict[str, str]:
+    """The prompts to train and publish with: the given ones, else the base model's ``query`` / ``document``."""
+    saved = model.prompts or {}
+    return {
+        "query": query_prompt if query_prompt is not None else (saved.get("query") or ""),
+        "document": document_prompt if document_prompt is not None else (saved.get("document") or ""),
+    }
+
+
+def embed(model: "SentenceTransformer", texts: Sequence[str], prompt: str,
+          forward: "Callable[[dict[str, Any]], dict[str, Any]] | None" = None) -> "torch.Tensor":
+    """Unit vectors (len(texts), dim) for ``texts``, with gradients when grad is enabled.
+
+    ``forward`` is the module to call (a DDP wrapper of ``model`` under data parallelism);
+    tokenisation always goes through ``model``.
+    """
+    import torch
+
+    if len(texts) == 0:
+        return torch.zeros(0, model.get_embedding_dimension(), device=model.device)
+    features = model.preprocess(list(texts), prompt=prompt or None)
+    features = {k: v.to(model.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
+    output = (forward or model)(features)["sentence_embedding"]  # (n, dim)
+    return torch.nn.functional.normalize(output.float(), dim=-1)
+
+
+def make_key_encoder(model: "SentenceTransformer") -> "SentenceTransformer":
+    """A frozen deep copy of the query encoder, in eval mode."""
+    key = copy.deepcopy(model)
+    key.eval()
+    for parameter in key.parameters():
+        parameter.requires_grad_(False)
+    return key
+
+
+def momentum_update(key: "torch.nn.Module", query: "torch.nn.Module", momentum: float) -> None:
+    """MoCo's EMA: every key parameter becomes ``m*k + (1-m)*q``; buffers are copied."""
+    import torch
+
+    with torch.no_grad():
+        for k, q in zip(key.parameters(), query.parameters(), strict=True):
+            k.mul_(momentum).add_(q.detach(), alpha=1.0 - momentum)
+        for kb, qb in zip(key.buffers(), query.buffers(), strict=True):
+            kb.copy_(qb)
+
+
+def save_bi_encoder(model: "SentenceTransformer", output_dir: Path, prompts: dict[str, str], info: dict[str, Any]) -> Path:
+    """Publish ``model`` through sentence-transformers, atomically (staging dir + rename).
+
+    The directory loads with ``SentenceTransformer(path)`` in any process, with the prompts it
+    was trained with; ``codehunt_training.json`` records the training config and figures.
+    """
+    from index.storage import staging_directory
+
+    output_dir = Path(output_dir)
+    previous = model.prompts
+    model.prompts = dict(prompts)
+    try:
+        with staging_directory(output_dir) as staging:
+            model.save(str(staging), create_model_card=False)
+            (staging / TRAINING_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    finally:
+        model.prompts = previous
+    return output_dir
