@@ -114,3 +114,56 @@ def print_hits(hits: list, as_json: bool) -> None:  # noqa: ANN001 - list[Hit]
             print(f"{hit.path}:{hit.start_line}: {hit.qualname}  ({hit.score:.3f})")
             for line in hit.snippet.split("\n"):
                 print(f"    {line.strip()}")
+
+
+class _DefaultToBeir(typer.core.TyperGroup):
+    """`codehunt eval BEIR_DIR ...` runs `eval beir`; `codehunt eval localize ...` runs localization."""
+
+    def parse_args(self, ctx, args):  # noqa: ANN001, ANN201 - click signature
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["beir", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_DefaultToBeir,
+    help="Measure retrieval quality: `codehunt eval BEIR_DIR --split dev` or `codehunt eval localize INSTANCES.jsonl`.",
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("beir")
+@cli_errors
+def eval_beir(
+    folder: Path = typer.Argument(..., help="BEIR folder with corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv."),
+    split: str = typer.Option("dev", "--split", help="Which qrels/SPLIT.tsv to score."),
+    index_path: Optional[Path] = typer.Option(None, "--index", "-i", help="Index of the corpus to use (built there if missing; default: a cache under ~/.cache/codehunt)."),
+    model: str = typer.Option("default", "--model", "-m", help="Embedding model for a new index: 'default', a directory or a hub name."),
+    mode: str = typer.Option("hybrid", "--mode", help="dense, bm25 or hybrid."),
+    rerank: Optional[Path] = typer.Option(None, "--rerank", help="Cross-encoder directory that rescores the top candidates."),
+    rerank_depth: int = typer.Option(50, "--rerank-depth", help="Candidates rescored per query."),
+    run_path: Optional[Path] = typer.Option(None, "--run", help="Write the TREC run file (qid Q0 docid rank score tag) here."),
+    per_query_path: Optional[Path] = typer.Option(None, "--per-query", help="Write per-query metrics (JSONL) here; default: next to --run."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+) -> None:
+    """Run every query of a BEIR split and print nDCG/MRR/Recall/MAP/P at 1..100 (MTEB names)."""
+    from codehunt.evaluate import evaluate_beir
+    from codehunt.report import print_metrics, write_per_query
+    from index.trec import write_trec_run
+
+    rescorer = None
+    if rerank is not None:
+        from reranker.model import load_rescorer
+
+        rescorer = load_rescorer(rerank)
+    result = evaluate_beir(folder, split, index_path, model, mode, rescorer, rerank_depth, show_progress=True)
+    tag = f"codehunt-{mode}" + ("-rerank" if rerank else "")
+    if run_path is not None:
+        write_trec_run(run_path, result.run, tag)
+        per_query_path = per_query_path or run_path.with_suffix(".per_query.jsonl")
+    if per_query_path is not None:
+        write_per_query(per_query_path, result.report.per_query)
+    summary = {"dataset": folder.name, "split": split, "mode": mode, "rerank": str(rerank) if rerank else None,
+               "queries": len(result.report.per_query), "seconds": round(result.seconds, 2), **result.report.aggregate}
+    print_metrics(summary, as_json)

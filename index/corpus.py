@@ -45,6 +45,17 @@ class Corpus:
     skipped: list[Skip]
 
 
+def path_skip_reason(path: str, config: CorpusConfig) -> str | None:
+    """Why a file is left out from its path alone (so its bytes are never read), or None."""
+    if is_excluded(path, config.source.exclude):
+        return "excluded"
+    if language_for_path(path) is None:
+        return "not-source"
+    if is_vendored(path):
+        return "vendored"
+    return None
+
+
 def decode_source(source: SourceFile) -> tuple[str | None, Skip | None]:
     """UTF-8 text of a file, or the reason it is not indexed."""
     if source.data is None:
@@ -65,13 +76,11 @@ def chunk_files(files: Iterable[SourceFile], config: CorpusConfig = CorpusConfig
     chunks: list[Chunk] = []
     skipped: list[Skip] = []
     for source in files:
-        if is_excluded(source.path, config.source.exclude):
+        reason = path_skip_reason(source.path, config)
+        if reason == "excluded":
             continue
-        if language_for_path(source.path) is None:
-            skipped.append(Skip(source.path, "not-source"))
-            continue
-        if is_vendored(source.path):
-            skipped.append(Skip(source.path, "vendored"))
+        if reason is not None:
+            skipped.append(Skip(source.path, reason))
             continue
         text, skip = decode_source(source)
         if skip is not None:
@@ -94,7 +103,13 @@ def read_codebase(path: Path, rev: str | None = None, config: CorpusConfig = Cor
     """Chunk a directory (or a git revision of it, read through git) into a Corpus."""
     if rev is None and path.is_file() and path.suffix == ".jsonl":
         return read_beir_corpus(path)
-    files = iter_git_revision(path, rev, config.source) if rev else iter_directory(path, config.source)
+    def wanted(relative: str) -> bool:
+        return path_skip_reason(relative, config) is None
+
+    if rev:
+        files = iter_git_revision(path, rev, config.source, wanted)
+    else:
+        files = iter_directory(path, config.source, wanted)
     corpus = chunk_files(files, config)
     if not corpus.chunks:
         reasons = sorted({skip.reason for skip in corpus.skipped})
@@ -170,7 +185,7 @@ def split_long_chunks(
 def _split_chunk(chunk: Chunk, count_tokens: Callable[[list[str]], list[int]], max_tokens: int) -> Iterator[Chunk]:
     lines = chunk.text.split("\n")
     signature = chunk.extra.get("signature") or lines[0]
-    header_tokens = count_tokens([embedding_text(replace(chunk, text=signature))])[0]
+    header_tokens = count_tokens([embedding_text(replace(chunk, text=f"{signature}\n    ..."))])[0]
     budget = max(16, max_tokens - header_tokens)
     line_tokens = count_tokens(lines)
     part_start = 0

@@ -11,7 +11,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from index.errors import BadInputError
 
@@ -32,7 +32,7 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file's repo-relative POSIX path and raw bytes (``None`` when it was too large to read)."""
+    """A file's repo-relative POSIX path and raw bytes (``None`` when too large or not wanted, so never read)."""
 
     path: str
     data: bytes | None
@@ -71,8 +71,17 @@ def is_git_work_tree(path: Path) -> bool:
     return result.returncode == 0 and result.stdout.strip() == b"true"
 
 
-def iter_directory(root: Path, config: SourceConfig = SourceConfig()) -> Iterator[SourceFile]:
-    """Yield every file under ``root`` in sorted order, honouring ``.gitignore``."""
+def _want_all(path: str) -> bool:
+    return True
+
+
+def iter_directory(
+    root: Path, config: SourceConfig = SourceConfig(), wanted: Callable[[str], bool] = _want_all
+) -> Iterator[SourceFile]:
+    """Yield every file under ``root`` in sorted order, honouring ``.gitignore``.
+
+    Files for which ``wanted(path)`` is false are yielded without being read.
+    """
     if not root.exists():
         raise BadInputError(f"{root} does not exist: pass a directory, a git repository or a corpus.jsonl")
     if not root.is_dir():
@@ -87,7 +96,7 @@ def iter_directory(root: Path, config: SourceConfig = SourceConfig()) -> Iterato
         if not full.is_file() or full.is_symlink():
             continue
         size = full.stat().st_size
-        data = full.read_bytes() if size <= config.max_file_bytes else None
+        data = full.read_bytes() if size <= config.max_file_bytes and wanted(relative) else None
         yield SourceFile(relative, data, size)
 
 
@@ -106,8 +115,13 @@ def _walk(root: Path) -> Iterator[str]:
                 yield relative
 
 
-def iter_git_revision(repo: Path, rev: str, config: SourceConfig = SourceConfig()) -> Iterator[SourceFile]:
-    """Yield every blob of ``rev`` (a commit, tag or branch) without checking it out."""
+def iter_git_revision(
+    repo: Path, rev: str, config: SourceConfig = SourceConfig(), wanted: Callable[[str], bool] = _want_all
+) -> Iterator[SourceFile]:
+    """Yield every blob of ``rev`` (a commit, tag or branch) without checking it out.
+
+    Blobs for which ``wanted(path)`` is false are yielded without being read.
+    """
     if not repo.exists():
         raise BadInputError(f"{repo} does not exist: pass a git repository (work tree or bare)")
     listing = _git(["ls-tree", "-r", "-z", "--long", rev], repo)
@@ -120,10 +134,9 @@ def iter_git_revision(repo: Path, rev: str, config: SourceConfig = SourceConfig(
         if kind == "blob" and mode != "120000":
             entries.append((path, sha, int(size)))
     entries.sort()
-    wanted = [sha for _, sha, size in entries if size <= config.max_file_bytes]
-    blobs = _read_blobs(repo, wanted)
+    blobs = _read_blobs(repo, [sha for path, sha, size in entries if size <= config.max_file_bytes and wanted(path)])
     for path, sha, size in entries:
-        yield SourceFile(path, blobs.get(sha) if size <= config.max_file_bytes else None, size)
+        yield SourceFile(path, blobs.get(sha), size)
 
 
 def _read_blobs(repo: Path, shas: list[str]) -> dict[str, bytes]:
