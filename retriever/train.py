@@ -58,7 +58,7 @@ class TrainingRun:
 
     def __init__(self, config: RetrieverTrainConfig):
         import torch
-        from accelerate import Accelerator
+        from accelerate import Accelerator, DistributedDataParallelKwargs
 
         from retriever.augment import CodeAugmenter
         from retriever.loss import ContrastiveObjective
@@ -66,7 +66,8 @@ class TrainingRun:
 
         self.config = c = config
         use_cpu = c.device == "cpu" or (c.device is None and not torch.cuda.is_available())
-        self.accelerator = acc = Accelerator(cpu=use_cpu)
+        # BERT-style bases carry a pooler that sentence-transformers never uses: DDP must not wait for its gradients
+        self.accelerator = acc = Accelerator(cpu=use_cpu, kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
         self.rank, self.world = acc.process_index, acc.num_processes
         self._prepare_directories()
         with acc.main_process_first():
