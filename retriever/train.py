@@ -20,7 +20,7 @@ import resource
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from index.encoder import cpu_has_fast_bf16
 from retriever.checkpoint import (
@@ -42,7 +42,7 @@ def train_retriever(config: RetrieverTrainConfig, show_progress: bool = False) -
     return TrainingRun(config).train(show_progress)
 
 
-def linear_schedule(total: int, warmup: int):  # noqa: ANN201 - a LambdaLR multiplier
+def linear_schedule(total: int, warmup: int) -> Callable[[int], float]:
     """Linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total`` (as transformers' default)."""
 
     def multiplier(step: int) -> float:
@@ -104,15 +104,16 @@ class TrainingRun:
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare_directories(self) -> None:
+        """Refuse to clobber an earlier run unless told to; every process checks, so all raise together."""
         c, out, root = self.config, Path(self.config.output_dir), self.config.checkpoint_path
-        if self.accelerator.is_main_process and not c.resume:
-            if out.exists() and any(out.iterdir()) and not c.overwrite:
+        if not c.resume and not c.overwrite:
+            if out.exists() and any(out.iterdir()):
                 raise RetrieverConfigError(f"output directory {out} exists and is not empty: pass --overwrite or another -o")
             if list_checkpoints(root):
-                if not c.overwrite:
-                    raise RetrieverConfigError(
-                        f"{root} holds checkpoints of an earlier run: pass --resume to continue it, or --overwrite")
-                shutil.rmtree(root)
+                raise RetrieverConfigError(f"{root} holds checkpoints of an earlier run: pass --resume to continue it, or --overwrite")
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process and not c.resume and c.overwrite and root.exists():
+            shutil.rmtree(root)
         self.accelerator.wait_for_everyone()
 
     def autocast(self) -> Any:
