@@ -294,7 +294,7 @@ def _token_counter(encoder: SentenceTransformerEncoder):  # noqa: ANN202
     def count(texts: list[str]) -> list[int]:
         if not texts:
             return []
-        encoded = tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        encoded = tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     return count

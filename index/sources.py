@@ -65,10 +65,15 @@ def _git(args: list[str], cwd: Path, input_bytes: bytes | None = None) -> bytes:
 
 
 def is_git_work_tree(path: Path) -> bool:
-    result = subprocess.run(
-        ["git", "rev-parse", "--is-inside-work-tree"], cwd=path, capture_output=True, check=False
-    )
-    return result.returncode == 0 and result.stdout.strip() == b"true"
+    """True when ``path`` is tracked territory of a git work tree (not a directory the repo ignores)."""
+    try:
+        inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=path, capture_output=True, check=False)
+    except FileNotFoundError:
+        return False
+    if inside.returncode != 0 or inside.stdout.strip() != b"true":
+        return False
+    ignored = subprocess.run(["git", "check-ignore", "-q", "."], cwd=path, capture_output=True, check=False)
+    return ignored.returncode != 0
 
 
 def _want_all(path: str) -> bool:
