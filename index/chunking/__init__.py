@@ -34,6 +34,11 @@ class ChunkConfig:
         default=3,
         metadata={"help": "module-level code (besides imports, comments and blank lines) needs this many lines to become a chunk"},
     )
+    max_line_chars: int = field(
+        default=5000,
+        metadata={"help": "files with a longer line (minified code, data blobs) are cut into windows, not units, "
+                          "since units sharing one huge line would each copy it"},
+    )
     max_error_fraction: float = field(
         default=0.5,
         metadata={"help": "tree-sitter files whose syntax errors cover more than this share of lines fall back to windows"},
@@ -45,10 +50,10 @@ class ChunkConfig:
                 f"ChunkConfig needs window_lines >= 1 and 0 <= window_overlap < window_lines; "
                 f"got window_lines={self.window_lines}, window_overlap={self.window_overlap}"
             )
-        if self.min_module_lines < 0 or not 0.0 <= self.max_error_fraction <= 1.0:
+        if self.min_module_lines < 0 or self.max_line_chars < 1 or not 0.0 <= self.max_error_fraction <= 1.0:
             raise ValueError(
-                f"ChunkConfig needs min_module_lines >= 0 and 0 <= max_error_fraction <= 1; "
-                f"got {self.min_module_lines}, {self.max_error_fraction}"
+                f"ChunkConfig needs min_module_lines >= 0, max_line_chars >= 1 and 0 <= max_error_fraction <= 1; "
+                f"got {self.min_module_lines}, {self.max_line_chars}, {self.max_error_fraction}"
             )
 
 
@@ -73,8 +78,11 @@ def chunk_source(path: str, text: str, config: ChunkConfig = ChunkConfig()) -> C
         return ChunkResult([])
     skip: Skip | None = None
     chunks: list[Chunk] = []
+    long_line = _first_long_line(text, config.max_line_chars)
     try:
-        if language == "python":
+        if language is not None and long_line is not None:
+            skip = Skip(path, "long-line-fallback", long_line)
+        elif language == "python":
             from index.chunking.python import chunk_python
 
             chunks = chunk_python(path, text, min_module_lines=config.min_module_lines)
@@ -94,6 +102,16 @@ def chunk_source(path: str, text: str, config: ChunkConfig = ChunkConfig()) -> C
             path, text, language or "text", window_lines=config.window_lines, window_overlap=config.window_overlap
         )
     return ChunkResult(_unique_ids(chunks), skip)
+
+
+def _first_long_line(text: str, max_chars: int) -> str | None:
+    """``"line 3 has 90000 characters"`` for the first line over ``max_chars``, else None."""
+    if len(text) <= max_chars:
+        return None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if len(line) > max_chars:
+            return f"line {number} has {len(line)} characters"
+    return None
 
 
 def _unique_ids(chunks: list[Chunk]) -> list[Chunk]:

@@ -69,7 +69,7 @@ def load_language(grammar: str) -> "Language | None":
         return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Def:
     node: "Node"  # the definition (for a JS binding: the function or class expression)
     span: "Node"  # whose lines the chunk takes
@@ -111,6 +111,9 @@ def chunk_tree_sitter(
         return []
     chunks: list[Chunk] = []
     spans = [_def_span(d, spec, scan.comments) for d in scan.defs]
+    members: dict[int | None, list[int]] = {}
+    for index, definition in enumerate(scan.defs):
+        members.setdefault(definition.parent, []).append(index)
     for index, (definition, (start, code_start, end, doc)) in enumerate(zip(scan.defs, spans)):
         header_end = min(end, max(code_start, _header_end(definition.node)))
         extra = {
@@ -122,9 +125,8 @@ def chunk_tree_sitter(
             extra["body_without_docstring"] = join_lines(range(code_start, end + 1), lines)
         else:
             owned = set(range(start, end + 1))
-            for child, (c_start, _, c_end, _) in zip(scan.defs, spans):
-                if child.parent == index:
-                    owned.difference_update(range(c_start, c_end + 1))
+            for member in members.get(index, []):
+                owned.difference_update(range(spans[member][0], spans[member][2] + 1))
             if not doc and not any(n > header_end and _is_code(n, lines, scan.comment_lines) for n in owned):
                 continue  # nothing but the header: its methods say it all
             numbers = trim_blank(owned, lines)
@@ -134,9 +136,8 @@ def chunk_tree_sitter(
             extra["line_ranges"] = [list(r) for r in to_ranges(numbers)]
         chunks.append(_chunk(path, language, definition.qualname, definition.kind, numbers, lines, extra))
     owned = set(range(1, len(lines) + 1))
-    for definition, (start, _, end, _) in zip(scan.defs, spans):
-        if definition.parent is None:
-            owned.difference_update(range(start, end + 1))
+    for member in members.get(None, []):
+        owned.difference_update(range(spans[member][0], spans[member][2] + 1))
     code = [n for n in owned if n not in scan.import_lines and _is_code(n, lines, scan.comment_lines)]
     if code and len(code) >= min_module_lines:
         numbers = trim_blank(owned, lines)
@@ -227,7 +228,7 @@ def _scan(root: "Node", spec: TreeSitterSpec, language: str, byte_lines: Sequenc
                 if spec.body_required and child.child_by_field_name("body") is None:
                     continue
                 name = _function_name(child, language, prefix)
-                method = in_class or kind == "method_declaration" and language == "go" or "." in name
+                method = in_class or "." in name  # Go receivers and C++ `Class::name` are qualified already
                 qualname = ".".join(prefix + (name,))
                 scan.defs.append(_Def(child, child, qualname, "method" if method else "function", parent))
             elif spec.assignments and kind in _BINDINGS and _bind(scan, child, prefix, in_class, parent, stack):

@@ -587,6 +587,16 @@ def test_odd_inputs_never_raise(path: str, text: str) -> None:
     assert len({c.doc_id for c in result.chunks}) == len(result.chunks)
 
 
+def test_minified_line_is_windowed_not_copied_per_function() -> None:
+    line = ";".join(f"function f{i}(a){{return a+{i}}}" for i in range(400))  # about 10,000 characters
+    result = chunk_source("dist/app.min.js", "/* bundle */\n" + line + "\n")
+    assert result.skip is not None and result.skip.reason == "long-line-fallback"
+    assert result.skip.detail == f"line 2 has {len(line)} characters"
+    assert _table(result) == [("dist/app.min.js#L1-L2", "window", 1, 2)]
+    relaxed = chunk_source("dist/app.min.js", line, ChunkConfig(max_line_chars=len(line)))
+    assert relaxed.skip is None and len(relaxed.chunks) == 400
+
+
 def test_carriage_returns_count_as_line_ends() -> None:
     result = chunk_source("cr.c", "int x;\r\nint f(void)\r\n{\r\n  return 0;\r\n}\r\n")
     assert _table(result) == [("cr.c::f", "function", 2, 5)]
