@@ -34,6 +34,10 @@ class DenseConfig:
     pq_m: int = field(default=0, metadata={"help": "PQ sub-quantisers (0: dimension/8); must divide the dimension"})
     use_gpu: bool = field(default=True, metadata={"help": "search on GPU when faiss-gpu and a GPU are present"})
 
+    def __post_init__(self) -> None:
+        if self.index_type not in INDEX_TYPES:
+            raise BadInputError(f"unknown index type {self.index_type!r}: choose one of {', '.join(INDEX_TYPES)}")
+
 
 def build_dense_index(vectors: np.ndarray, config: DenseConfig = DenseConfig()) -> Any:
     """Build a FAISS index over ``vectors`` (n, dim) float32, rows L2-normalised."""

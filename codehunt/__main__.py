@@ -1,0 +1,4 @@
+"""``python -m codehunt`` runs the CLI."""
+from codehunt.cli import app
+
+app()

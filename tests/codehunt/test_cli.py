@@ -1,0 +1,141 @@
+"""The CLI on real inputs: exit codes, grep-like and JSON output, and eval reproduced by pytrec_eval."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from codehunt.cli import app
+
+runner = CliRunner()
+
+CODE = '''
+def parse_iso_date(text):
+    """Parse an ISO 8601 date string into a datetime."""
+    from datetime import datetime
+    return datetime.strptime(text, "%Y-%m-%d")
+
+
+def send_email(address, body):
+    """Send an email message over SMTP."""
+    import smtplib
+    smtplib.SMTP("localhost").sendmail("me", [address], body)
+'''
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("src")
+    (root / "util.py").write_text(CODE, encoding="utf-8")
+    out = tmp_path_factory.mktemp("idx") / "idx"
+    result = runner.invoke(app, ["index", "build", str(root), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_search_prints_grep_like_hits(cli_index):
+    result = runner.invoke(app, ["search", "parse an ISO 8601 date", "-i", str(cli_index), "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("util.py:2: parse_iso_date")
+
+
+def test_search_json_has_every_field(cli_index):
+    result = runner.invoke(app, ["search", "send an email", "-i", str(cli_index), "--json", "--mode", "dense"])
+    assert result.exit_code == 0, result.output
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert hits[0]["qualname"] == "send_email"
+    assert set(hits[0]) == {"rank", "score", "doc_id", "path", "start_line", "end_line", "qualname", "language", "snippet"}
+    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+
+
+def test_zero_hits_is_exit_code_0(cli_index):
+    result = runner.invoke(app, ["search", "zzqqxx", "-i", str(cli_index), "--mode", "bm25"])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+
+
+def test_index_info_and_verify(cli_index):
+    info = runner.invoke(app, ["index", "info", str(cli_index)])
+    assert info.exit_code == 0 and json.loads(info.stdout)["encoder"]["dimension"] == 384
+    assert runner.invoke(app, ["index", "verify", str(cli_index)]).exit_code == 0
+
+
+def test_verify_detects_a_modified_file(cli_index, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(cli_index, copy)
+    with (copy / "corpus.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write("\n")
+    result = runner.invoke(app, ["index", "verify", str(copy)])
+    assert result.exit_code == 1
+    assert "corpus.jsonl: checksum mismatch" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["index", "build", "/nonexistent/path", "-o", "{tmp}/o"], "does not exist"),
+        (["index", "build", "{src}", "-o", "{tmp}/o", "--model", "/no/such/model"], "model path /no/such/model does not exist"),
+        (["search", "x", "-i", "{tmp}/missing-index"], "not an index directory"),
+        (["index", "build", "{src}", "-o", "{tmp}/o", "--index-type", "annoy"], "unknown index type"),
+    ],
+    ids=["missing-source", "wrong-model-path", "missing-index", "bad-index-type"],
+)
+def test_bad_input_is_one_line_and_exit_code_1(args, message, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text("def a():\n    return 1\n", encoding="utf-8")
+    args = [a.format(tmp=tmp_path, src=src) for a in args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_usage_error_is_exit_code_2():
+    result = subprocess.run([sys.executable, "-m", "codehunt", "search"], capture_output=True, text=True)
+    assert result.returncode == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["bm25", "dense"])
+def test_eval_metrics_are_reproduced_by_pytrec_eval(mode, shared_data, tmp_path):
+    """`codehunt eval` on a 400-document slice of CoSQA dev: pytrec_eval on our run file gives our numbers."""
+    import pytrec_eval
+
+    from index.trec import read_qrels_tsv
+
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    qrels_all = read_qrels_tsv(shared_data / "cosqa" / "qrels" / "dev.tsv")
+    qids = list(qrels_all)[:60]
+    wanted_docs = {d for q in qids for d in qrels_all[q]}
+    lines = (shared_data / "cosqa" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    docs = [l for l in lines if json.loads(l)["_id"] in wanted_docs] + lines[:340]
+    (beir / "corpus.jsonl").write_text("\n".join(dict.fromkeys(docs)) + "\n", encoding="utf-8")
+    queries = [l for l in (shared_data / "cosqa" / "queries.jsonl").read_text(encoding="utf-8").splitlines() if json.loads(l)["_id"] in qids]
+    (beir / "queries.jsonl").write_text("\n".join(queries) + "\n", encoding="utf-8")
+    (beir / "qrels" / "dev.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q in qids for d in qrels_all[q]), encoding="utf-8"
+    )
+    run_file = tmp_path / "run.trec"
+    result = runner.invoke(app, ["eval", str(beir), "--split", "dev", "--mode", mode, "--json", "--run", str(run_file),
+                                 "-i", str(tmp_path / "idx")])
+    assert result.exit_code == 0, result.output
+    ours = json.loads(result.stdout.strip().splitlines()[-1])
+    with run_file.open(encoding="utf-8") as handle:
+        run = pytrec_eval.parse_run(handle)
+    qrels = {q: {d: 1 for d in qrels_all[q]} for q in qids}
+    theirs = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.10", "map"}).evaluate(run)
+    assert len(theirs) == len(qids)  # every query answered, so the averages agree
+    for ours_name, trec_name in (("ndcg_at_10", "ndcg_cut_10"), ("recall_at_10", "recall_10"), ("map", "map")):
+        expected = sum(theirs[q][trec_name] for q in qids) / len(qids)
+        assert ours[ours_name] == pytest.approx(expected, abs=1e-12)
+    assert 0.2 < ours["ndcg_at_10"] <= 1.0
+    assert (tmp_path / "run.per_query.jsonl").is_file()
