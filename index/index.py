@@ -106,8 +106,9 @@ class Index:
         encoder = encoder if encoder is not None else SentenceTransformerEncoder(config.encoder)
         with build_lock(output):
             chunks = corpus.chunks
-            if config.corpus.split_long and isinstance(encoder, SentenceTransformerEncoder):
-                chunks = split_long_chunks(chunks, _token_counter(encoder), encoder.max_length - 2)
+            base = _base_encoder(encoder)
+            if config.corpus.split_long and isinstance(base, SentenceTransformerEncoder):
+                chunks = split_long_chunks(chunks, _token_counter(base), base.max_length - 2)
             started = time.perf_counter()
             vectors = encoder.encode([embedding_text(chunk) for chunk in chunks], "document", show_progress)
             log.info("embedded %d chunks in %.1fs", len(chunks), time.perf_counter() - started)
@@ -278,7 +279,13 @@ def verify_checksums(path: Path, manifest: IndexManifest) -> list[str]:
     return problems
 
 
+def _base_encoder(encoder: Encoder) -> Encoder:
+    """The model under a wrapper such as an embedding cache (which keeps it in ``.encoder``)."""
+    return getattr(encoder, "encoder", encoder)
+
+
 def _encoder_info(encoder: Encoder, config: EncoderConfig) -> EncoderInfo:
+    encoder = _base_encoder(encoder)
     if isinstance(encoder, SentenceTransformerEncoder):
         pooling = ",".join(type(module).__name__ for module in list(encoder.model)[1:])
         precision = "bf16" if encoder.use_bf16() else "fp32"
