@@ -7,7 +7,8 @@ CodeSearchNet, the comment block right above a definition is its docstring; unli
 stays in the chunk (start_line is the comment's first line), because the encoder should see
 it, and ``extra["body_without_docstring"]`` is the code alone. Class-like containers get a
 ``class`` chunk for their lines outside methods, and module-level code a ``module`` chunk, as
-in the Python chunker.
+in the Python chunker. C++ definitions written ``Class::name`` outside their class are
+``method``s (the grammar cannot tell a class scope from a namespace scope there).
 """
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ _COMMENT_END = re.compile(r"\*+/$")
 def load_language(grammar: str) -> "Language | None":
     """The grammar from ``tree-sitter-language-pack`` (or a ``tree-sitter-<lang>`` wheel); None if neither has it.
 
-    Memoised: the pack may try the network for a missing grammar, which should happen once.
+    ``tree-sitter-language-pack`` 0.13 ships its grammars in the wheel; 1.x fetches them from
+    the network at first use and so finds none offline. Memoised, so that a missing grammar
+    costs one look-up per process.
     """
     try:
         from tree_sitter import Language
