@@ -45,7 +45,7 @@ _GENERATED = re.compile(
 _BOILERPLATE = re.compile(
     r"^\W*(?:inherit(?:ed)?\b|see help\(|see (?:the )?(?:base|parent|super)\s*class|docstring\b|missing docstring|"
     r"initiali[sz]e self|insert description|no description|description\W*$|constructor\W*$|undocumented|"
-    r"not implemented|placeholder|dummy)",
+    r"not implemented|placeholder|dummy|(?:this (?:method|function|class) is )?deprecated\W*$)",
     re.IGNORECASE,
 )
 _TEST_DIRS = frozenset({"test", "tests", "testing", "unittests", "unit_tests", "spec", "specs", "__tests__"})

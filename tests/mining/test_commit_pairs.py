@@ -122,7 +122,7 @@ def test_max_commits_and_revision_range(make_repo, tmp_path: Path) -> None:
         "Fix rounding of tax for negative amounts",
     ]
     result = mine_pairs(PairsConfig(source=repo.root, output=output, kind="commits", max_commits=1))
-    # The newest non-merge commit is "Describe invoices ..." (main) -- git log orders by date.
+    # One commit: either tip of the merge (same-second dates), each changing one function.
     assert result.pairs == 1
 
 
@@ -164,3 +164,12 @@ def test_formatting_only() -> None:
     assert is_formatting_only(reformat) is True
     assert is_formatting_only(change) is False
     assert is_formatting_only([]) is False
+
+
+def test_unknown_revision_is_a_clear_error(make_repo, tmp_path: Path) -> None:
+    from index.errors import BadInputError
+
+    repo = make_repo()
+    repo.commit("Add a function that doubles numbers", {"m.py": "def double(x):\n    return 2 * x\n"})
+    with pytest.raises(BadInputError, match="no-such-branch"):
+        mine_pairs(PairsConfig(source=repo.root, output=tmp_path / "p.jsonl", kind="commits", rev="no-such-branch"))
