@@ -167,3 +167,74 @@ def eval_beir(
     summary = {"dataset": folder.name, "split": split, "mode": mode, "rerank": str(rerank) if rerank else None,
                "queries": len(result.report.per_query), "seconds": round(result.seconds, 2), **result.report.aggregate}
     print_metrics(summary, as_json)
+
+
+mine_app = typer.Typer(
+    help="Turn code and history into training data: pairs -> filter -> negatives (triples.jsonl).", no_args_is_help=True
+)
+app.add_typer(mine_app, name="mine")
+
+
+def _register_mine_commands() -> None:
+    from codehunt.config_cli import config_command
+    from mining.filter import FilterConfig
+    from mining.negatives import NegativesConfig
+    from mining.pairs import PairsConfig
+
+    def run_pairs(config: PairsConfig) -> None:
+        from mining.pairs import mine_pairs
+
+        result = mine_pairs(config, show_progress=True)
+        print(f"wrote {result.pairs} {result.kind} pairs to {result.output}; dropped: {dict(result.dropped)}", file=sys.stderr)
+
+    def run_filter(config: FilterConfig) -> None:
+        from mining.filter import filter_consistent_pairs
+
+        result = filter_consistent_pairs(config, show_progress=True)
+        print(f"kept {result.kept} of {result.pairs} pairs -> {result.output}; dropped {result.dropped} -> {result.dropped_output}; "
+              f"report {result.report}", file=sys.stderr)
+
+    def run_negatives(config: NegativesConfig) -> None:
+        from mining.negatives import mine_negatives
+
+        result = mine_negatives(config, show_progress=True)
+        print(f"wrote {result.rows} rows for {result.pairs} pairs -> {result.output} ({result.skipped} skipped); report {result.report}",
+              file=sys.stderr)
+
+    config_command(mine_app, "pairs", PairsConfig, run_pairs, arguments=("source",), short={"output": "-o"},
+                   help_text="Mine (query, code) pairs: docstrings of a codebase, commit messages of a git history, "
+                             "SWE-bench issues (--kind issues --repos DIR), or an existing pair file / BEIR folder.")
+    config_command(mine_app, "filter", FilterConfig, run_filter, arguments=("input",), short={"output": "-o"},
+                   help_text="Consistency filtering (CoRNStack): keep a pair only if its code ranks in the top-k for its own query.")
+    config_command(mine_app, "negatives", NegativesConfig, run_negatives, arguments=("input",), short={"output": "-o"},
+                   help_text="Mine hard negatives (dense + BM25) with false-negative guards; writes anchor, positive, negative_1..n.")
+_register_mine_commands()
+
+
+train_app = typer.Typer(help="Train models on mined data: the retriever (bi-encoder) and the reranker (cross-encoder).", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+def _register_train_commands() -> None:
+    from codehunt.config_cli import config_command
+    from reranker.config import RerankerTrainConfig
+    from retriever.config import RetrieverTrainConfig
+
+    def run_retriever(config: RetrieverTrainConfig) -> None:
+        from retriever.train import train_retriever
+
+        print(f"saved the retriever to {train_retriever(config, show_progress=True)}", file=sys.stderr)
+
+    def run_reranker(config: RerankerTrainConfig) -> None:
+        from reranker.train import train_reranker
+
+        print(f"saved the reranker to {train_reranker(config, show_progress=True)}", file=sys.stderr)
+
+    config_command(train_app, "retriever", RetrieverTrainConfig, run_retriever, arguments=("data",), short={"output_dir": "-o"},
+                   help_text="Momentum-queue contrastive training (MoCo/CoCoSoDa) of the bi-encoder on triples or pairs; "
+                             "the result loads with SentenceTransformer(path) and builds indexes with --model.")
+    config_command(train_app, "reranker", RerankerTrainConfig, run_reranker, arguments=("data",), short={"output_dir": "-o"},
+                   help_text="Train a cross-encoder on mined triples (hard + random negatives); use it with --rerank.")
+
+
+_register_train_commands()

@@ -69,7 +69,7 @@ def run_queries(
     run: dict[str, dict[str, float]] = {}
     for qid, hits in zip(qids, hits_per_query):
         if rescorer is not None:
-            head = rescorer.rescore(queries[qid], hits[:rerank_depth])  # type: ignore[attr-defined]
+            head = rescorer.rescore(queries[qid], hits[:rerank_depth], texts=index.hit_texts(hits[:rerank_depth]))  # type: ignore[attr-defined]
             hits = head + hits[rerank_depth:]
         # scores from rank keep the fused/reranked order exact under trec_eval's tie rule
         run[qid] = {hit.doc_id: float(len(hits) - position) for position, hit in enumerate(hits)}

@@ -17,4 +17,6 @@ def search_index(
     from reranker.model import load_rescorer
 
     candidates = index.search(query, max(k, rerank_depth), mode)  # type: ignore[arg-type]
-    return load_rescorer(rerank).rescore(query, candidates)[:k]
+    head, tail = candidates[:rerank_depth], candidates[rerank_depth:]
+    reranked = load_rescorer(rerank).rescore(query, head, texts=index.hit_texts(head))
+    return (reranked + tail)[:k]

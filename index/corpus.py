@@ -197,6 +197,7 @@ def _split_chunk(chunk: Chunk, count_tokens: Callable[[list[str]], list[int]], m
             part_start, used = index, 0
         used += tokens
     parts.append((part_start, len(lines)))
+    line_numbers = _source_line_numbers(chunk, len(lines))
     unit_id = chunk.unit
     for number, (first, last) in enumerate(parts, start=1):
         body = "\n".join(lines[first:last])
@@ -205,8 +206,18 @@ def _split_chunk(chunk: Chunk, count_tokens: Callable[[list[str]], list[int]], m
             chunk,
             doc_id=unit_id if number == 1 else f"{unit_id}~{number}",
             unit_id=unit_id,
-            start_line=chunk.start_line + first,
-            end_line=chunk.start_line + last - 1,
+            start_line=line_numbers[first],
+            end_line=line_numbers[last - 1],
             text=text,
             extra={**chunk.extra, "part": number, "parts": len(parts), "unit_lines": [chunk.start_line, chunk.end_line]},
         )
+
+
+def _source_line_numbers(chunk: Chunk, count: int) -> list[int]:
+    """The file line of each text line: class/module chunks skip their methods (``extra["line_ranges"]``)."""
+    ranges = chunk.extra.get("line_ranges")
+    if ranges:
+        numbers = [line for start, end in ranges for line in range(start, end + 1)]
+        if len(numbers) == count:
+            return numbers
+    return list(range(chunk.start_line, chunk.start_line + count))

@@ -160,6 +160,15 @@ class Index:
         bm25 = BM25Index.load(path / "bm25")
         return cls(path, manifest, chunks, dense, bm25, encoder)
 
+    def hit_texts(self, hits: Sequence[Hit]) -> list[str]:
+        """The text a reranker should read for each hit: path, qualname and the unit's first part."""
+        if not hasattr(self, "_first_part"):
+            first: dict[str, int] = {}
+            for position, chunk in enumerate(self.chunks):
+                first.setdefault(chunk.unit, position)
+            self._first_part = first
+        return [embedding_text(self.chunks[self._first_part[hit.doc_id]]) for hit in hits]
+
     def verify(self) -> list[str]:
         """Files whose sha256 differs from the manifest (empty when the index is intact)."""
         return verify_checksums(self.path, self.manifest)
