@@ -79,8 +79,8 @@ class TripleColumns:
         present = set(names)
         if {"anchor", "positive"} <= present:
             anchor, positive = "anchor", "positive"
-            negatives = [name for _, name in sorted((int(m.group(1)), name) for name in names
-                                                    if (m := NEGATIVE_COLUMN.match(name)))]
+            numbered = [(int(match.group(1)), name) for name in names if (match := NEGATIVE_COLUMN.match(name))]
+            negatives = [name for _, name in sorted(numbered)]
         else:
             texts = [name for name in names if not name.endswith(META_SUFFIXES)]
             if len(texts) < 2:

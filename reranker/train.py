@@ -112,6 +112,7 @@ class RerankerTrainingRun:
         self.accelerator = acc = Accelerator(cpu=use_cpu)
         self.rank, self.world = acc.process_index, acc.num_processes
         self._prepare_directories()
+        resume_from = self.find_checkpoint() if c.resume else None  # fail before the slow model load
         with acc.main_process_first():
             self.data = load_triples(c.data, c.cache_dir)
         self.order = BatchOrder(len(self.data), c.batch_size, self.world, c.seed)
@@ -135,8 +136,8 @@ class RerankerTrainingRun:
             torch.cuda.is_bf16_supported() if acc.device.type == "cuda" else cpu_has_fast_bf16()))
         self.step, self.history = 0, []
         self.seconds, self.pairs_seen = 0.0, 0
-        if c.resume:
-            self.load_checkpoint()
+        if resume_from is not None:
+            self.load_checkpoint(*resume_from)
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare_directories(self) -> None:
@@ -270,12 +271,16 @@ class RerankerTrainingRun:
         return publish_checkpoint(self.config.checkpoint_path, self.step, write, is_main=acc.is_main_process,
                                   barrier=acc.wait_for_everyone, keep=self.config.keep_checkpoints)
 
-    def load_checkpoint(self) -> Path:
+    def find_checkpoint(self) -> tuple[Path, dict[str, Any]]:
+        """The latest checkpoint and its state, checked against this run's config and process count."""
         root = self.config.checkpoint_path
         folder = latest_checkpoint(root)
         if folder is None:
             raise CheckpointError(f"--resume: no checkpoint under {root}; run without --resume to start afresh")
-        state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+        try:
+            state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{folder / STATE_FILE} is unreadable ({exc}): delete {folder} to resume from the one before") from exc
         if state.get("format_version") != FORMAT_VERSION or state.get("kind") != "reranker":
             raise CheckpointError(f"{folder} is not a reranker checkpoint of format {FORMAT_VERSION}: start a new run")
         saved = RerankerTrainConfig.from_json(state["config"]).learning_fields()
@@ -285,6 +290,10 @@ class RerankerTrainingRun:
                                   "resume with the same options or start a new run")
         if state["world_size"] != self.world:
             raise CheckpointError(f"{folder} was written by {state['world_size']} processes, this run has {self.world}")
+        return folder, state
+
+    def load_checkpoint(self, folder: Path, state: dict[str, Any]) -> None:
+        """Restore weights, optimizer, scheduler, RNGs and position from ``folder``."""
         self.model.load_state_dict(read_tensors(folder / "model.safetensors")[0])
         self.optimizer.load_state_dict(
             optimizer_from_tensors(read_tensors(folder / "optimizer.safetensors")[0], state["optimizer"]))
@@ -293,7 +302,6 @@ class RerankerTrainingRun:
         self.step, self.history = int(state["step"]), list(state["history"])
         self.seconds, self.pairs_seen = float(state["seconds"]), int(state["pairs_seen"])
         log.info("resumed from %s at step %d", folder, self.step)
-        return folder
 
 
 def _dumps(payload: Any) -> str:
