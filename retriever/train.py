@@ -221,7 +221,7 @@ class TrainingRun:
             loss = sum(s["loss"] for s in micro_stats) / len(micro_stats)
             window.append(loss)
             if self.step % c.log_every == 0 or self.step == self.total_steps:
-                record = {"step": self.step, "loss": sum(window) / len(window), "lr": lr,
+                record = {"step": self.step, "loss": sum(window) / len(window), "lr": lr, "seconds": round(self.seconds, 3),
                           **{k: v for k, v in micro_stats[-1].items() if k != "loss"}}
                 self.history.append(record)
                 log.info("step %d/%d loss %.4f lr %.2e", self.step, self.total_steps, record["loss"], lr)

@@ -143,7 +143,7 @@ def test_baseline_without_queue_and_directory_rules(pairs_file: Path, make_confi
     run = TrainingRun(config)
     assert run.key_encoder is None and run.queues == {}
     run.train()
-    assert set(run.history[0]) == {"step", "loss", "lr", "loss_query_code", "negatives", "temperature"}
+    assert set(run.history[0]) == {"step", "loss", "lr", "seconds", "loss_query_code", "negatives", "temperature"}
     assert run.history[0]["negatives"] == 1.0  # in-batch only: batch 2 -> one negative
     checkpoint = list_checkpoints(config.checkpoint_path)[-1]
     assert not (checkpoint / "queues.safetensors").exists() and (checkpoint / "optimizer.safetensors").exists()
