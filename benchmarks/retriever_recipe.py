@@ -1,0 +1,119 @@
+"""The retriever recipe, end to end on CPU, with its ablation — one command.
+
+    flock /tmp/codehunt-heavy.lock python benchmarks/retriever_recipe.py --work /tmp/recipe [--swe-repos DIR]
+
+1. Mine pairs from real sources: the installed standard library's docstrings, CoNaLa's
+   training pairs (``../shared/data/conala``) and — with ``--swe-repos`` — SWE-bench
+   Verified dev issues of the repositories found there.
+2. Consistency-filter them (CoRNStack, top-2) and mine hard negatives (dense + BM25).
+3. Train one retriever per ablation variant (same data, steps, seed) and evaluate each,
+   dense, on cosqa dev and csn_ruby dev, next to BM25 and the untrained model, in this run.
+
+Every step is a ``codehunt`` command, so each one can be re-run by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from codehunt.beir import load_beir
+from codehunt.evaluate import open_or_build_index, run_queries
+from index.metrics import evaluate_run
+
+VARIANTS: dict[str, list[str]] = {
+    "in-batch only": ["--queue-size", "0", "--hard-negatives", "0"],
+    "+ queue (MoCo)": ["--hard-negatives", "0"],
+    "+ hard negatives": [],
+    "+ augmentation": ["--augment", "all", "--intra-modal"],
+    "+ DCL": ["--loss", "dcl"],
+    "+ MoCHi": ["--mochi", "64,16,8"],
+}
+
+
+def codehunt(*args: str) -> None:
+    print("$ codehunt " + " ".join(args), file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "codehunt", *args], check=True)
+
+
+def evaluate_model(data_dir: Path, sets: list[str], model: str, mode: str) -> dict[str, dict[str, float]]:
+    results = {}
+    for name in sets:
+        data = load_beir(data_dir / name, "dev")
+        index = open_or_build_index(data.corpus_path, None, model)
+        metrics = evaluate_run(data.qrels, run_queries(index, data.queries, mode)).aggregate
+        results[name] = {k: metrics[k] for k in ("ndcg_at_10", "mrr_at_10", "recall_at_10")}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/codehunt-recipe"))
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("CODEHUNT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data")
+    parser.add_argument("--swe-repos", type=Path, help="folder of owner__name git repos for SWE-bench issue pairs")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), help="which ablation rows to train")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-5)
+    parser.add_argument("--queue-size", type=int, default=1024)
+    parser.add_argument("--max-seq-length", type=int, default=128)
+    parser.add_argument("--sets", nargs="+", default=["cosqa", "csn_ruby"])
+    args = parser.parse_args()
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+
+    pairs = work / "pairs.jsonl"
+    if not pairs.is_file():
+        stdlib = sysconfig.get_paths()["stdlib"]
+        codehunt("mine", "pairs", stdlib, "--kind", "docstring", "-o", str(work / "pairs.stdlib.jsonl"))
+        codehunt("mine", "pairs", str(args.data / "conala" / "train_pairs.jsonl"), "--kind", "file", "-o", str(work / "pairs.conala.jsonl"))
+        parts = [work / "pairs.stdlib.jsonl", work / "pairs.conala.jsonl"]
+        if args.swe_repos:
+            codehunt("mine", "pairs", str(args.data / "swebench" / "verified_dev.jsonl"), "--kind", "issues",
+                     "--repos", str(args.swe_repos), "-o", str(work / "pairs.swebench.jsonl"))
+            parts.append(work / "pairs.swebench.jsonl")
+        pairs.write_text("".join(p.read_text(encoding="utf-8") for p in parts), encoding="utf-8")
+    triples = work / "triples.jsonl"
+    if not triples.is_file():
+        codehunt("mine", "filter", str(pairs), "-o", str(work / "pairs.filtered.jsonl"), "--cache-dir", str(work / "cache"))
+        codehunt("mine", "negatives", str(work / "pairs.filtered.jsonl"), "-o", str(triples), "--cache-dir", str(work / "cache"))
+
+    rows: list[tuple[str, dict, dict | None]] = [
+        ("BM25", evaluate_model(args.data, args.sets, "default", "bm25"), None),
+        ("untrained default (dense)", evaluate_model(args.data, args.sets, "default", "dense"), None),
+    ]
+    common = ["--steps", str(args.steps), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
+              "--queue-size", str(args.queue_size), "--max-seq-length", str(args.max_seq_length), "--overwrite"]
+    for name in args.variants:
+        model_dir = work / "models" / name.replace(" ", "_").replace("+", "plus").replace("(", "").replace(")", "")
+        if not (model_dir / "codehunt_training.json").is_file():
+            codehunt("train", "retriever", str(triples), "-o", str(model_dir), *common, *VARIANTS[name])
+        info = json.loads((model_dir / "codehunt_training.json").read_text(encoding="utf-8"))
+        rows.append((name, evaluate_model(args.data, args.sets, str(model_dir.resolve()), "dense"), info))
+        print(f"{name}: {rows[-1][1]}", file=sys.stderr, flush=True)
+
+    table = Table(title=f"Retriever ablation: {args.steps} steps x {args.batch_size} pairs, lr {args.lr}, dense search, dev splits")
+    table.add_column("system")
+    for name in args.sets:
+        table.add_column(f"{name} nDCG@10", justify="right")
+        table.add_column(f"{name} MRR@10", justify="right")
+    table.add_column("train pairs/s", justify="right")
+    table.add_column("peak RSS MB", justify="right")
+    for name, metrics, info in rows:
+        cells = [f"{metrics[s][m]:.4f}" for s in args.sets for m in ("ndcg_at_10", "mrr_at_10")]
+        cells += [f"{info['pairs_per_second']:.1f}", f"{info['peak_rss_mb']:.0f}"] if info else ["-", "-"]
+        table.add_row(name, *cells)
+    Console(width=200).print(table)
+    (work / "ablation.json").write_text(json.dumps([{"system": n, "metrics": m, "training": i} for n, m, i in rows], indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
