@@ -31,7 +31,7 @@ import numpy as np
 
 from index.encoder import cpu_has_fast_bf16, resolve_model_path
 from index.errors import ModelLoadError
-from index.types import Hit
+from index.types import Chunk, Hit
 from reranker.config import RerankConfig
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def pad_batch(tokenizer, encoded: dict[str, list[list[int]]], rows: Sequence[int
     return batch
 
 
-class CrossEncoderRescorer:
+class CrossEncoderRescorer(Rescorer):
     """A :class:`Rescorer` over a sentence-transformers ``CrossEncoder`` with one output logit."""
 
     def __init__(self, model: "CrossEncoder", config: RerankConfig = RerankConfig(), name: str = "",
@@ -197,6 +197,22 @@ class CrossEncoderRescorer:
         scores = self.rescore_texts(query, candidates)
         order = sorted(range(len(hits)), key=lambda i: (-float(scores[i]), i))
         return [dataclasses.replace(hits[i], score=float(scores[i]), rank=rank) for rank, i in enumerate(order, start=1)]
+
+
+def unit_texts(chunks: Sequence[Chunk]) -> dict[str, str]:
+    """Map each hit id (a chunk's ``unit``) to the text of its first part, the part holding the signature.
+
+    Build it once per index and pass ``[texts.get(h.doc_id, h.snippet) for h in hits]`` to
+    :meth:`CrossEncoderRescorer.rescore`: the model reads only the first ``max_length``
+    tokens, which the first part always holds.
+    """
+    texts: dict[str, str] = {}
+    for chunk in chunks:
+        if chunk.doc_id == chunk.unit:
+            texts[chunk.unit] = chunk.text
+        else:
+            texts.setdefault(chunk.unit, chunk.text)  # replaced once the first part comes
+    return texts
 
 
 def _first_line(exc: BaseException) -> str:
