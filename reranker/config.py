@@ -45,7 +45,7 @@ class RerankConfig:
 
     batch_size: int = field(default=32, metadata={"help": "query-code pairs per forward pass"})
     max_length: int | None = field(
-        default=None, metadata={"help": "tokens per pair, query + code (None: the model's own limit, at most 512)"}
+        default=None, metadata={"help": "tokens per pair, query + code (None: the model's own; never above its position embeddings)"}
     )
     max_query_length: int | None = field(
         default=None, metadata={"help": "tokens kept from the query (None: what the model was trained with, else 64)"}

@@ -31,7 +31,7 @@ import numpy as np
 
 from index.encoder import cpu_has_fast_bf16, resolve_model_path
 from index.errors import ModelLoadError
-from index.types import Chunk, Hit
+from index.types import Hit
 from reranker.config import RerankConfig
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ TRAINING_INFO = "codehunt_training.json"
 
 DEFAULT_MAX_QUERY_LENGTH = 64
 MAX_POSITIONS = 512
+"""Token window assumed when the model config does not state ``max_position_embeddings``."""
 CHARS_PER_TOKEN_BUDGET = 12
 """Pre-truncation keeps this many non-space characters per token of ``max_length`` (generous:
 code averages 2-4 characters per WordPiece token), so the exact cut is always the tokenizer's."""
@@ -136,8 +137,8 @@ class CrossEncoderRescorer(Rescorer):
         self.model = model
         self.config = config
         self.name = name
-        model_limit = int(model.max_seq_length or MAX_POSITIONS)
-        self.max_length = int(config.max_length or min(model_limit, MAX_POSITIONS))
+        positions = int(getattr(model.config, "max_position_embeddings", None) or MAX_POSITIONS)
+        self.max_length = int(min(config.max_length or model.max_seq_length or positions, positions))
         query_length = config.max_query_length or trained_query_length or DEFAULT_MAX_QUERY_LENGTH
         self.max_query_length = int(min(query_length, self.max_length - 4))
 
@@ -185,7 +186,7 @@ class CrossEncoderRescorer(Rescorer):
     def rescore(self, query: str, hits: list[Hit], texts: Sequence[str] | None = None) -> list[Hit]:
         """``hits`` re-ordered by cross-encoder logit, ``rank`` renumbered from 1.
 
-        ``texts[i]`` is the full code of ``hits[i]`` (e.g. ``index.chunks[...].text``); without
+        ``texts[i]`` is the full code of ``hits[i]`` (``Index.hit_texts(hits)`` gives them); without
         it the hit's snippet (its first two lines) is all the model reads, which keeps the
         signature but loses the body. Ties keep the incoming order.
         """
@@ -197,22 +198,6 @@ class CrossEncoderRescorer(Rescorer):
         scores = self.rescore_texts(query, candidates)
         order = sorted(range(len(hits)), key=lambda i: (-float(scores[i]), i))
         return [dataclasses.replace(hits[i], score=float(scores[i]), rank=rank) for rank, i in enumerate(order, start=1)]
-
-
-def unit_texts(chunks: Sequence[Chunk]) -> dict[str, str]:
-    """Map each hit id (a chunk's ``unit``) to the text of its first part, the part holding the signature.
-
-    Build it once per index and pass ``[texts.get(h.doc_id, h.snippet) for h in hits]`` to
-    :meth:`CrossEncoderRescorer.rescore`: the model reads only the first ``max_length``
-    tokens, which the first part always holds.
-    """
-    texts: dict[str, str] = {}
-    for chunk in chunks:
-        if chunk.doc_id == chunk.unit:
-            texts[chunk.unit] = chunk.text
-        else:
-            texts.setdefault(chunk.unit, chunk.text)  # replaced once the first part comes
-    return texts
 
 
 def _first_line(exc: BaseException) -> str:

@@ -126,17 +126,3 @@ def test_layering_reranker_imports_only_index_retriever_and_itself() -> None:
             for name in names:
                 assert name.split(".")[0] not in {"mining", "codehunt"}, f"{path.name} imports {name} (a higher layer)"
 
-
-def test_unit_texts_maps_hits_to_their_first_part() -> None:
-    from index.types import Chunk
-
-    from reranker.model import unit_texts
-
-    def chunk(doc_id: str, unit_id: str, text: str) -> Chunk:
-        return Chunk(doc_id=doc_id, path="a.py", qualname="f", kind="function", language="python", start_line=1,
-                     end_line=2, text=text, unit_id=unit_id)
-
-    chunks = [chunk("a.py::big~2", "a.py::big", "    tail()"), chunk("a.py::big", "", "def big():\n    head()"),
-              chunk("a.py::small", "", "def small(): pass"), chunk("a.py::lonely~2", "a.py::lonely", "    rest()")]
-    assert unit_texts(chunks) == {"a.py::big": "def big():\n    head()", "a.py::small": "def small(): pass",
-                                  "a.py::lonely": "    rest()"}
