@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("CODEHUNT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data")
     parser.add_argument("--swe-repos", type=Path, help="folder of owner__name git repos for SWE-bench issue pairs")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), help="which ablation rows to train")
-    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-5)
     parser.add_argument("--queue-size", type=int, default=1024)

@@ -42,6 +42,9 @@ def default_index_path(corpus_path: Path, model: str) -> Path:
     """Where an evaluation index of ``corpus_path`` built with ``model`` is cached."""
     stat = corpus_path.stat()
     key = f"{corpus_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{model}"
+    model_dir = Path(model)
+    if model_dir.is_dir():  # a retrained model at the same path must not reuse the old index
+        key += "|" + ",".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(model_dir.glob("*.safetensors")))
     return cache_root() / "eval-indexes" / f"{corpus_path.parent.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 

@@ -26,8 +26,13 @@ TRAINING_INFO = "codehunt_training.json"
 
 
 def load_bi_encoder(base: str, max_seq_length: int, device: "str | torch.device | None" = None) -> "SentenceTransformer":
-    """Load the base model (``"default"``: the packaged all-MiniLM-L6-v2) with the training token window."""
+    """Load the base model (``"default"``: the packaged all-MiniLM-L6-v2) with the training token window.
+
+    The base's own window is kept in ``model.inference_max_seq_length``: a short training
+    window is a speed choice and must not shorten the window the published model searches with.
+    """
     model = load_sentence_transformer(base, None if device is None else str(device))
+    model.inference_max_seq_length = model.max_seq_length
     model.max_seq_length = max_seq_length
     return model
 
@@ -87,12 +92,13 @@ def save_bi_encoder(model: "SentenceTransformer", output_dir: Path, prompts: dic
     from index.storage import staging_directory
 
     output_dir = Path(output_dir)
-    previous = model.prompts
+    previous, training_window = model.prompts, model.max_seq_length
     model.prompts = dict(prompts)
+    model.max_seq_length = getattr(model, "inference_max_seq_length", training_window)
     try:
         with staging_directory(output_dir) as staging:
             model.save(str(staging), create_model_card=False)
             (staging / TRAINING_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     finally:
-        model.prompts = previous
+        model.prompts, model.max_seq_length = previous, training_window
     return output_dir

@@ -97,7 +97,7 @@ def test_published_model_loads_without_codehunt(straight_run, tmp_path: Path) ->
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["leaked"] == []
     assert loaded["prompts"]["query"] == "query: " and loaded["prompts"]["document"] == "code: "
-    assert loaded["modules"] == ["Transformer", "Pooling", "Normalize"] and loaded["max_seq_length"] == 64
+    assert loaded["modules"] == ["Transformer", "Pooling", "Normalize"] and loaded["max_seq_length"] == 256  # trained at 64; published with the base's window
     ours = SentenceTransformerEncoder(EncoderConfig(model=str(out), precision="fp32", device="cpu"))
     np.testing.assert_allclose(ours.encode(["split a string like a shell"], "query")[0], loaded["query"][0], atol=1e-5)
     np.testing.assert_allclose(ours.encode(["def quote(s):\n    return s"], "document")[0], loaded["document"][0], atol=1e-5)
