@@ -139,7 +139,7 @@ def eval_beir(
     folder: Path = typer.Argument(..., help="BEIR folder with corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv."),
     split: str = typer.Option("dev", "--split", help="Which qrels/SPLIT.tsv to score."),
     index_path: Optional[Path] = typer.Option(None, "--index", "-i", help="Index of the corpus to use (built there if missing; default: a cache under ~/.cache/codehunt)."),
-    model: str = typer.Option("default", "--model", "-m", help="Embedding model for a new index: 'default', a directory or a hub name."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model for a new index: 'default' (when omitted), a directory or a hub name."),
     mode: str = typer.Option("hybrid", "--mode", help="dense, bm25 or hybrid."),
     rerank: Optional[Path] = typer.Option(None, "--rerank", help="Cross-encoder directory that rescores the top candidates."),
     rerank_depth: int = typer.Option(50, "--rerank-depth", help="Candidates rescored per query."),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from codehunt.beir import load_beir
 from index.encoder import EncoderConfig
+from index.errors import IncompatibleIndexError
 from index.index import Index, IndexConfig
 from index.metrics import MetricReport, evaluate_run
 from index.types import Hit
@@ -48,13 +49,21 @@ def default_index_path(corpus_path: Path, model: str) -> Path:
     return cache_root() / "eval-indexes" / f"{corpus_path.parent.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
-def open_or_build_index(corpus_path: Path, index_path: Path | None, model: str, show_progress: bool = False) -> Index:
-    """Reuse a complete index at ``index_path`` (or the cache), else build it."""
-    path = index_path or default_index_path(corpus_path, model)
+def open_or_build_index(corpus_path: Path, index_path: Path | None, model: str | None, show_progress: bool = False) -> Index:
+    """Reuse a complete index at ``index_path`` (or the cache), else build it (``model`` None: the default model).
+
+    A ``model`` that differs from the one an existing index was built with is an error.
+    """
+    path = index_path or default_index_path(corpus_path, model or "default")
     if (path / "manifest.json").is_file():
-        return Index.load(path)
+        index = Index.load(path)
+        if model is not None and index.manifest.encoder.name != model:
+            raise IncompatibleIndexError(
+                f"{path} was built with model {index.manifest.encoder.name}, not {model}: drop --model or pass another --index"
+            )
+        return index
     log.info("building an index of %s at %s", corpus_path, path)
-    return Index.build(corpus_path, path, IndexConfig(encoder=EncoderConfig(model=model)), show_progress=show_progress)
+    return Index.build(corpus_path, path, IndexConfig(encoder=EncoderConfig(model=model or "default")), show_progress=show_progress)
 
 
 def run_queries(
@@ -83,7 +92,7 @@ def evaluate_beir(
     folder: Path,
     split: str = "dev",
     index_path: Path | None = None,
-    model: str = "default",
+    model: str | None = None,
     mode: str = "hybrid",
     rescorer: object | None = None,
     rerank_depth: int = 50,

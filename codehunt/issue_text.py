@@ -58,6 +58,7 @@ class IssueEvidence:
     path_lines: tuple[tuple[str, int], ...] = field(default=(), metadata={"help": "(path, line) from link anchors and frames"})
     dotted: tuple[str, ...] = field(default=(), metadata={"help": "dotted names such as pkg.module.Class.method"})
     identifiers: frozenset[str] = field(default=frozenset(), metadata={"help": "names the reporter mentions: inline code, calls, attributes, dotted names, snake/Camel case words, frame functions"})
+    prose_identifiers: frozenset[str] = field(default=frozenset(), metadata={"help": "the identifiers mentioned outside code blocks, logs and tracebacks"})
     code_words: frozenset[str] = field(default=frozenset(), metadata={"help": "other words of code blocks and logs (variables, test names)"})
     words: frozenset[str] = field(default=frozenset(), metadata={"help": "every identifier-shaped word of the text"})
 
@@ -119,6 +120,24 @@ def _looks_like_code(word: str) -> bool:
     return "_" in word.strip("_") or (any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)) or word.startswith("__")
 
 
+def _mentions(text: str) -> set[str]:
+    """Names the reporter uses on purpose: inline code, calls, attributes, dotted names, snake_case / CamelCase words.
+
+    Plain words of a pasted code block or log (local variables, test names) are not mentions;
+    ``extract_evidence`` keeps them apart in ``code_words``.
+    """
+    found: set[str] = set()
+    for span in _BACKTICK.findall(_FENCE.sub(" ", text)):
+        found.update(_IDENT.findall(span))
+    for match in _CALL_OR_ATTR.finditer(text):
+        found.add(match.group(1) or match.group(2))
+    for match in _DOTTED.finditer(text):
+        if not match.group(0).endswith(SOURCE_SUFFIXES):
+            found.update(match.group(0).split("."))
+    found.update(word for word in _IDENT.findall(text) if _looks_like_code(word))
+    return found
+
+
 def extract_evidence(text: str) -> IssueEvidence:
     """Traceback frames, paths, dotted names and code identifiers of an issue (see the module docstring)."""
     frames: list[Frame] = []
@@ -143,22 +162,11 @@ def extract_evidence(text: str) -> IssueEvidence:
 
     fenced = "\n".join(m.group(0) for m in _FENCE.finditer(text))
     prose = _FENCE.sub(" ", text)
-    spans = [m.group(1) for m in _BACKTICK.finditer(prose)]
     dotted = list(dict.fromkeys(m.group(0) for m in _DOTTED.finditer(text) if not m.group(0).endswith(SOURCE_SUFFIXES)))
-    # Mentions: what the reporter names on purpose (inline code, calls, attributes, dotted
-    # names, snake_case / CamelCase words, traceback functions). Plain words of a pasted
-    # code block or log (local variables, test names) are kept apart in ``code_words``.
-    identifiers: set[str] = set()
-    for span in spans:
-        identifiers.update(_IDENT.findall(span))
-    for match in _CALL_OR_ATTR.finditer(text):
-        identifiers.add(match.group(1) or match.group(2))
-    for name in dotted:
-        identifiers.update(name.split("."))
-    words = set(_IDENT.findall(text))
-    identifiers.update(word for word in words if _looks_like_code(word))
-    identifiers.update(frame.function for frame in frames if frame.function and not frame.function.startswith("<"))
+    identifiers = _mentions(text) | {f.function for f in frames if f.function and not f.function.startswith("<")}
     identifiers = {word for word in identifiers if len(word) > 2 and word.lower() not in _NOISE}
+    prose_lines = "\n".join(line for line in prose.split("\n") if not line.startswith(("    ", "\t", ">>>", "$ ")))
+    prose_identifiers = {word for word in _mentions(prose_lines) if word in identifiers}
     code_words = {w for w in _IDENT.findall(fenced + "\n" + "\n".join(code_regions(prose))) if len(w) > 2 and w.lower() not in _NOISE}
     return IssueEvidence(
         frames=tuple(frames),
@@ -166,8 +174,9 @@ def extract_evidence(text: str) -> IssueEvidence:
         path_lines=tuple(path_lines),
         dotted=tuple(dotted),
         identifiers=frozenset(identifiers),
+        prose_identifiers=frozenset(prose_identifiers),
         code_words=frozenset(code_words - identifiers),
-        words=frozenset(words),
+        words=frozenset(_IDENT.findall(text)),
     )
 
 

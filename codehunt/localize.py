@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from codehunt.issue_text import IssueEvidence, extract_evidence, normalise_path, path_match_length, split_issue
 from index.errors import BadInputError
+from index.sources import is_excluded
 
 if TYPE_CHECKING:
     from index.encoder import Encoder
@@ -100,6 +101,8 @@ class LocalizeConfig:
     frame_weight: float = field(default=2.0, metadata={"help": "boost for a unit named by a traceback frame (in top-rank RRF units)"})
     path_weight: float = field(default=0.5, metadata={"help": "boost for a unit whose file the issue names"})
     name_weight: float = field(default=1.0, metadata={"help": "boost for a unit whose name the issue uses (divided by units sharing the name)"})
+    name_source: str = field(default="all", metadata={"help": "where a name must be mentioned to count: all (anywhere) or prose (outside code blocks, logs and tracebacks)"})
+    exclude: tuple[str, ...] = field(default=(), metadata={"help": "glob patterns of paths left out of the ranking, e.g. 'docs/*'"})
     file_aggregation: str = field(default="max", metadata={"help": "file score from unit ranks: max (best unit) or rrf (sum over units)"})
     file_rrf_k: int = field(default=10, metadata={"help": "constant of the rrf file aggregation"})
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
@@ -113,6 +116,7 @@ class LocalizeConfig:
             (self.mode in ("dense", "bm25", "hybrid"), f"mode must be dense, bm25 or hybrid, got {self.mode!r}"),
             (self.dense_query in DENSE_QUERIES, f"dense_query must be one of {', '.join(DENSE_QUERIES)}, got {self.dense_query!r}"),
             (self.bm25_query in BM25_QUERIES, f"bm25_query must be one of {', '.join(BM25_QUERIES)}, got {self.bm25_query!r}"),
+            (self.name_source in ("all", "prose"), f"name_source must be all or prose, got {self.name_source!r}"),
             (self.file_aggregation in FILE_AGGREGATIONS, f"file_aggregation must be max or rrf, got {self.file_aggregation!r}"),
             (self.k >= 1 and self.depth >= 1 and self.rerank_depth >= 0, "k and depth must be >= 1, rerank_depth >= 0"),
             (self.passage_chars >= 50 and self.max_passages >= 1, "passage_chars must be >= 50 and max_passages >= 1"),
@@ -138,6 +142,29 @@ class Localization:
             "index": self.index_path,
             "evidence": self.evidence,
         }
+
+
+def format_localization(localization: Localization, as_json: bool = False) -> list[str]:
+    """Output lines: ``path:line: qualname  (score)`` per function, then ``path  (score)`` per file.
+
+    With ``as_json``, one JSON object per line: ``{"level": "function", ...hit}`` and
+    ``{"level": "file", "rank", "path", "score"}``, for tools.
+    """
+    lines: list[str] = []
+    if as_json:
+        lines += [json.dumps({"level": "function", **hit.to_json()}, ensure_ascii=False) for hit in localization.functions]
+        lines += [
+            json.dumps({"level": "file", "rank": rank, "path": path, "score": score}, ensure_ascii=False)
+            for rank, (path, score) in enumerate(localization.files, start=1)
+        ]
+        return lines
+    if localization.functions:
+        lines.append("# functions")
+        lines += [f"{hit.path}:{hit.start_line}: {hit.qualname}  ({hit.score:.4f})" for hit in localization.functions]
+    if localization.files:
+        lines.append("# files")
+        lines += [f"{path}  ({score:.4f})" for path, score in localization.files]
+    return lines
 
 
 # --------------------------------------------------------------------------- units of an index
@@ -213,11 +240,13 @@ class IssueRanking:
     evidence: IssueEvidence
 
 
-def _keep(chunk: "Chunk", include_tests: bool) -> bool:
-    return include_tests or not is_test_path(chunk.path)
+def _keep(chunk: "Chunk", config: LocalizeConfig) -> bool:
+    if not config.include_tests and is_test_path(chunk.path):
+        return False
+    return not config.exclude or not is_excluded(chunk.path, config.exclude)
 
 
-def _collapse(table: UnitTable, pairs: Iterable[tuple[int, float]], include_tests: bool) -> dict[str, float]:
+def _collapse(table: UnitTable, pairs: Iterable[tuple[int, float]], config: LocalizeConfig) -> dict[str, float]:
     """Chunk (position, score) pairs -> best score per unit, tests dropped unless wanted."""
     best: dict[str, float] = {}
     chunks = table.index.chunks
@@ -225,7 +254,7 @@ def _collapse(table: UnitTable, pairs: Iterable[tuple[int, float]], include_test
         if position < 0:
             continue
         chunk = chunks[position]
-        if not _keep(chunk, include_tests):
+        if not _keep(chunk, config):
             continue
         unit = chunk.unit
         if unit not in best or score > best[unit]:
@@ -257,7 +286,7 @@ def dense_ranking(table: UnitTable, issue: str, config: LocalizeConfig) -> list[
         vectors = mean / max(float(np.linalg.norm(mean)), 1e-12)
     scores, ids = search_dense_index(index.dense, vectors, fetch)
     pairs = ((int(i), float(s)) for row_ids, row_scores in zip(ids, scores) for i, s in zip(row_ids, row_scores))
-    return _ranked(_collapse(table, pairs, config.include_tests), config.depth)
+    return _ranked(_collapse(table, pairs, config), config.depth)
 
 
 def bm25_query_tokens(issue: str, evidence: IssueEvidence, how: str) -> list[str]:
@@ -280,7 +309,7 @@ def bm25_ranking(table: UnitTable, issue: str, evidence: IssueEvidence, config: 
         return []
     fetch = config.depth * 3 if config.include_tests else config.depth * 6
     ids, scores = table.index.bm25.top_k(tokens, fetch)
-    return _ranked(_collapse(table, zip(ids.tolist(), scores.tolist()), config.include_tests), config.depth)
+    return _ranked(_collapse(table, zip(ids.tolist(), scores.tolist()), config), config.depth)
 
 
 def fuse(rankings: Sequence[Sequence[str]], rrf_k: int) -> dict[str, float]:
@@ -312,7 +341,7 @@ class Boosts:
         return set(self.frame) | {unit for unit in self.name if unit in self.path}
 
 
-def evidence_boosts(table: UnitTable, evidence: IssueEvidence, include_tests: bool) -> Boosts:
+def evidence_boosts(table: UnitTable, evidence: IssueEvidence, config: LocalizeConfig) -> Boosts:
     """Which units the issue points at, and how specifically (see :class:`Boosts`)."""
     frame: dict[str, float] = {}
     path: dict[str, float] = {}
@@ -334,7 +363,7 @@ def evidence_boosts(table: UnitTable, evidence: IssueEvidence, include_tests: bo
             unit = framed_unit(table, file, item.function, item.line)
             if unit is not None:
                 frame[unit] = 1.0
-    for identifier in evidence.identifiers:
+    for identifier in evidence.prose_identifiers if config.name_source == "prose" else evidence.identifiers:
         units = table.by_name.get(identifier, [])
         for unit in units:
             name[unit] = max(name.get(unit, 0.0), 1.0 / len(units))
@@ -342,7 +371,7 @@ def evidence_boosts(table: UnitTable, evidence: IssueEvidence, include_tests: bo
         for unit in table.by_path.get(file, []):
             if table.chunk(unit).qualname == qualname:
                 name[unit] = 1.0
-    keep = {unit for unit in set(frame) | set(path) | set(name) if _keep(table.chunk(unit), include_tests)}
+    keep = {unit for unit in set(frame) | set(path) | set(name) if _keep(table.chunk(unit), config)}
     return Boosts(
         {u: v for u, v in frame.items() if u in keep},
         {u: v for u, v in path.items() if u in keep},
@@ -411,7 +440,7 @@ def rank_issue(
     used = [lists["dense"]] if config.mode == "dense" else [lists["bm25"]] if config.mode == "bm25" else [lists["dense"], lists["bm25"]]
     scores = fuse(used, config.rrf_k)
     if config.boosts:
-        boosts = evidence_boosts(table, evidence, config.include_tests)
+        boosts = evidence_boosts(table, evidence, config)
         for unit in boosts.injected():
             scores.setdefault(unit, 0.0)
         unit_of_rank = 1.0 / (config.rrf_k + 1)
