@@ -70,6 +70,9 @@ TEST_GLOBS: tuple[str, ...] = (
     "conftest.py", "*/conftest.py",
 )
 """Test files (left out of SWE-bench-style localization, whose gold patches never edit tests)."""
+VENDORED_GLOBS: tuple[str, ...] = ("extern/*", "*/extern/*", "cextern/*", "*/cextern/*", "*/_vendor/*", "_vendor/*")
+"""Vendored third-party trees the index layer does not already skip (it skips vendor/, third_party/...):
+astropy's ``cextern/`` alone is 75% of its chunks (cfitsio, wcslib) and no fix edits it."""
 _TEST_DIRS = frozenset({"test", "tests", "testing"})
 _TEST_FILE = re.compile(r"^(test_.*\.py|.*_tests?\.py|tests\.py|conftest\.py)$")
 
@@ -102,7 +105,10 @@ class LocalizeConfig:
     path_weight: float = field(default=0.5, metadata={"help": "boost for a unit whose file the issue names"})
     name_weight: float = field(default=1.0, metadata={"help": "boost for a unit whose name the issue uses (divided by units sharing the name)"})
     name_source: str = field(default="all", metadata={"help": "where a name must be mentioned to count: all (anywhere) or prose (outside code blocks, logs and tracebacks)"})
-    exclude: tuple[str, ...] = field(default=(), metadata={"help": "glob patterns of paths left out of the ranking, e.g. 'docs/*'"})
+    exclude: tuple[str, ...] = field(
+        default_factory=lambda: VENDORED_GLOBS,
+        metadata={"help": "glob patterns of paths left out of the index and the ranking (default: vendored extern/ trees)"},
+    )
     file_aggregation: str = field(default="max", metadata={"help": "file score from unit ranks: max (best unit) or rrf (sum over units)"})
     file_rrf_k: int = field(default=10, metadata={"help": "constant of the rrf file aggregation"})
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
@@ -474,13 +480,13 @@ def cache_root(config: LocalizeConfig) -> Path:
 
 
 def index_config_for(config: LocalizeConfig) -> Any:
-    """The IndexConfig of a localization index: the chosen model; test files left out unless wanted."""
+    """The IndexConfig of a localization index: the chosen model; ``exclude`` and (unless wanted) test files left out."""
     from index.corpus import CorpusConfig
     from index.encoder import EncoderConfig
     from index.index import IndexConfig
     from index.sources import SourceConfig
 
-    exclude = () if config.include_tests else TEST_GLOBS
+    exclude = tuple(config.exclude) + (() if config.include_tests else TEST_GLOBS)
     return IndexConfig(encoder=EncoderConfig(model=config.model), corpus=CorpusConfig(source=SourceConfig(exclude=exclude)))
 
 

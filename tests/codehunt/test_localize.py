@@ -129,17 +129,17 @@ When I add three apples at 2 each with `add_item("apple", 2, quantity=3)`, the c
 is 2 instead of 6: the amount to pay only counts the unit price once, whatever the quantity.
 """
 
-TRACEBACK_ISSUE = """Order fails for a customer
+TRACEBACK_ISSUE = """Invoice e-mail never sent to the customer
 
-Placing an order for a customer crashes. Here is what we see:
+After the customer pays, no invoice e-mail arrives and the order summary is lost.
 
 ```
 Traceback (most recent call last):
   File "/home/bob/app/main.py", line 8, in <module>
-    place(order)
+    deliver(order)
   File "/home/bob/.venv/lib/python3.11/site-packages/shop/inventory.py", line 14, in reserve
-    raise ValueError(msg)
-ValueError: only 0 of apple left
+    raise Oops(msg)
+Oops: 0
 ```
 """
 
@@ -178,7 +178,8 @@ def encoder(shop, default_encoder):  # noqa: ANN001, ANN201
 
 
 def config_for(shop, **changes) -> LocalizeConfig:  # noqa: ANN001
-    return LocalizeConfig(repo=Path(shop["root"]), rev=str(shop["base"]), cache_dir=Path(shop["cache"]), **changes)
+    fields = {"repo": Path(shop["root"]), "rev": str(shop["base"]), "cache_dir": Path(shop["cache"]), **changes}
+    return LocalizeConfig(**fields)
 
 
 def changed_lines(root: Path, base: str, fix: str) -> dict[str, set[int]]:
@@ -398,3 +399,24 @@ def test_paths_and_passages() -> None:
     assert is_test_path("pkg/tests/test_a.py") and is_test_path("conftest.py") and is_test_path("a_test.py")
     assert not is_test_path("src/_pytest/python.py") and not is_test_path("xarray/testing.py")
     assert split_issue("one line") == ["one line"]
+
+
+def test_output_lines_and_json(shop, encoder) -> None:  # noqa: ANN001
+    from codehunt.localize import format_localization
+
+    result = localize_issue(ISSUE, config_for(shop, k=3), encoder=encoder)
+    lines = format_localization(result)
+    assert lines[0] == "# functions" and lines[4] == "# files" and len(lines) == 8
+    top = result.functions[0]
+    assert lines[1] == f"{top.path}:{top.start_line}: {top.qualname}  ({top.score:.4f})"
+    records = [json.loads(line) for line in format_localization(result, as_json=True)]
+    assert [r["level"] for r in records] == ["function"] * 3 + ["file"] * 3
+    assert records[3]["rank"] == 1 and records[3]["path"] == result.files[0][0]
+
+
+def test_excluded_paths_are_neither_indexed_nor_ranked(shop, encoder) -> None:  # noqa: ANN001
+    index = revision_index(Path(shop["root"]), str(shop["base"]), config_for(shop, exclude=("shop/cart.py",)), encoder)
+    assert index.path != revision_index(Path(shop["root"]), str(shop["base"]), config_for(shop), encoder).path
+    assert not any(chunk.path == "shop/cart.py" for chunk in index.chunks)
+    result = localize_issue(ISSUE, config_for(shop, exclude=("shop/cart.py",)), encoder=encoder)
+    assert result.functions and all(hit.path != "shop/cart.py" for hit in result.functions)

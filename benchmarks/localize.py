@@ -1,0 +1,171 @@
+"""Issue-localization benchmark: every step of ``codehunt localize`` switched on one at a time, in one run.
+
+On the SWE-bench Verified dev instances (``shared/data/swebench/verified_dev.jsonl``) whose
+repositories are in ``--repos`` (``owner__name`` git directories, bare or not), each
+instance's repository is indexed at its ``base_commit`` (cached per commit, embeddings
+cached by text, so later revisions only embed what changed), then every row below ranks the
+same candidates:
+
+* BM25 on the whole issue text (the usual baseline), and on its code identifiers + title;
+* dense on the issue truncated to the encoder window, and on passages with MaxP;
+* hybrid (RRF of the chosen dense and BM25 sides);
+* + traceback-frame, + path, + identifier boosts, each alone, then all together;
+* the file ranking aggregated by ``rrf`` instead of ``max``;
+* + a cross-encoder reranker (when ``--reranker`` is given).
+
+Metrics (CoRNStack / SweRank): file Acc@1/3/5, function Acc@5/10 (a hit needs *all* gold
+items in the top k), Recall@10 and MRR; see ``codehunt.localize.resolve_gold`` for how gold
+units are matched. Test files are left out, as in SWE-bench.
+
+    flock /tmp/codehunt-heavy.lock python benchmarks/localize.py --repos /tmp/swe-repos \\
+        [--only psf/requests,pallets/flask] [--reranker DIR] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from codehunt.issue_text import extract_evidence
+from codehunt.localize import (
+    LocalizeConfig,
+    UnitTable,
+    aggregate_metrics,
+    bm25_ranking,
+    dense_ranking,
+    files_at,
+    load_rescorer,
+    make_encoder,
+    rank_issue,
+    read_gold,
+    read_instances,
+    repo_directory,
+    revision_index,
+    score_instance,
+)
+
+COLUMNS = (
+    ("file_acc_at_1", "file Acc@1"), ("file_acc_at_3", "file Acc@3"), ("file_acc_at_5", "file Acc@5"), ("file_mrr", "file MRR"),
+    ("function_acc_at_5", "fn Acc@5"), ("function_acc_at_10", "fn Acc@10"), ("function_recall_at_10", "fn R@10"),
+    ("function_mrr", "fn MRR"),
+)
+
+
+def rows(default: LocalizeConfig, reranker: Path | None) -> list[tuple[str, LocalizeConfig]]:
+    """(label, config) per table row; list variants are keyed by the config's query fields."""
+    plain = replace(default, boosts=False)
+    none = replace(default, boosts=True, frame_weight=0.0, path_weight=0.0, name_weight=0.0)
+    result = [
+        ("BM25, whole issue", replace(plain, mode="bm25", bm25_query="full")),
+        ("BM25, identifiers + title", replace(plain, mode="bm25", bm25_query="code")),
+        ("dense, truncated issue", replace(plain, mode="dense", dense_query="truncate")),
+        ("dense, passages (MaxP)", replace(plain, mode="dense", dense_query="max")),
+        ("dense, passage mean", replace(plain, mode="dense", dense_query="mean")),
+        ("hybrid, whole issue", replace(plain, bm25_query="full", dense_query="truncate")),
+        ("hybrid", plain),
+        ("hybrid + frame boost", replace(none, frame_weight=default.frame_weight or 1.0)),
+        ("hybrid + path boost", replace(none, path_weight=default.path_weight or 0.5)),
+        ("hybrid + name boost", replace(none, name_weight=default.name_weight or 0.5)),
+        ("hybrid + all boosts (default)", default),
+        ("default, files by rrf", replace(default, file_aggregation="rrf" if default.file_aggregation == "max" else "max")),
+    ]
+    if reranker is not None:
+        result.append(("default + reranker", replace(default, rerank=reranker)))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    shared = Path(os.environ.get("CODEHUNT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "swebench"
+    parser.add_argument("--instances", type=Path, default=shared / "verified_dev.jsonl")
+    parser.add_argument("--gold", type=Path, default=shared / "verified_dev_gold.jsonl")
+    parser.add_argument("--repos", type=Path, required=True, help="folder of owner__name git directories")
+    parser.add_argument("--only", default="", help="comma-separated owner/name list (default: every repo present)")
+    parser.add_argument("--reranker", type=Path, help="cross-encoder dir (adds a row)")
+    parser.add_argument("--cache", type=Path, help="index + embedding cache (default $CODEHUNT_CACHE or ~/.cache/codehunt)")
+    parser.add_argument("--json", type=Path, help="also write aggregate, per-repo and per-instance results here")
+    args = parser.parse_args()
+    if not args.instances.is_file():
+        sys.exit(f"no instances at {args.instances}: set CODEHUNT_SHARED or pass --instances")
+
+    started = time.perf_counter()
+    default = LocalizeConfig(cache_dir=args.cache)
+    table_rows = rows(default, args.reranker)
+    rescorer = load_rescorer(args.reranker) if args.reranker else None
+    gold = read_gold(args.gold)
+    wanted = {name for name in args.only.split(",") if name}
+    instances = [
+        r for r in read_instances(args.instances)
+        if (not wanted or r["repo"] in wanted) and repo_directory(args.repos, r["repo"]).exists() and r["instance_id"] in gold
+    ]
+    if not instances:
+        sys.exit(f"no instance has its repository under {args.repos}")
+    encoder = make_encoder(default)
+    results: dict[str, list] = defaultdict(list)
+    seconds: dict[str, float] = defaultdict(float)
+    build_seconds = 0.0
+    for number, instance in enumerate(instances, start=1):
+        repo = repo_directory(args.repos, instance["repo"])
+        began = time.perf_counter()
+        index = revision_index(repo, instance["base_commit"], default, encoder)
+        build_seconds += time.perf_counter() - began
+        table = UnitTable(index)
+        issue = instance["problem_statement"]
+        evidence = extract_evidence(issue)
+        present = files_at(repo, instance["base_commit"])
+        lists: dict[tuple[str, str, int], list[str]] = {}
+        for label, config in table_rows:
+            began = time.perf_counter()
+            key_dense = ("dense", config.dense_query, config.passage_chars)
+            key_bm25 = ("bm25", config.bm25_query, 0)
+            if config.mode != "bm25" and key_dense not in lists:
+                lists[key_dense] = dense_ranking(table, issue, config)
+            if config.mode != "dense" and key_bm25 not in lists:
+                lists[key_bm25] = bm25_ranking(table, issue, evidence, config)
+            given = {"dense": lists.get(key_dense, []), "bm25": lists.get(key_bm25, [])}
+            ranking = rank_issue(table, issue, config, rescorer if config.rerank else None, given)
+            seconds[label] += time.perf_counter() - began
+            results[label].append(score_instance(instance, table, ranking, gold[instance["instance_id"]], present, config.include_tests))
+        last = results["hybrid + all boosts (default)"][-1].metrics
+        print(f"[{number}/{len(instances)}] {instance['instance_id']}: default file_mrr={last.get('file_mrr', 0):.2f} "
+              f"fn_mrr={last.get('function_mrr', 0):.2f}", file=sys.stderr)
+
+    repos = sorted({r["repo"] for r in instances})
+    counts = {repo: sum(1 for r in instances if r["repo"] == repo) for repo in repos}
+    aggregates = {label: aggregate_metrics(results[label]) for label, _ in table_rows}
+    title = (f"Issue localization, SWE-bench Verified dev: {len(instances)} instances of "
+             + ", ".join(f"{repo.split('/')[1]} {n}" for repo, n in counts.items()))
+    table = Table(title=title)
+    table.add_column("system")
+    for _, header in COLUMNS:
+        table.add_column(header, justify="right")
+    table.add_column("rank s", justify="right")
+    for label, _ in table_rows:
+        agg = aggregates[label]
+        table.add_row(label, *[f"{100 * agg.get(key, 0.0):.1f}" for key, _ in COLUMNS], f"{seconds[label]:.1f}")
+    Console(width=200).print(table)
+    wall = time.perf_counter() - started
+    print(f"instances {len(instances)} (file level {int(aggregates[table_rows[0][0]]['file_instances'])}, function level "
+          f"{int(aggregates[table_rows[0][0]]['function_instances'])}); index build/load {build_seconds:.0f}s; wall {wall:.0f}s")
+    if args.json:
+        per_repo = {
+            label: {repo: aggregate_metrics([r for r in results[label] if r.repo == repo]) for repo in repos} for label, _ in table_rows
+        }
+        payload = {
+            "instances": len(instances), "repos": counts, "wall_seconds": wall, "index_seconds": build_seconds,
+            "aggregate": aggregates, "per_repo": per_repo, "rank_seconds": dict(seconds),
+            "per_instance": {label: [r.to_json() for r in results[label]] for label, _ in table_rows},
+        }
+        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
