@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/codehunt-bench"))
     parser.add_argument("--skip-full", action="store_true", help="skip the full standard-library build")
+    parser.add_argument("--index", type=Path, help="measure latency and cold start on this existing index instead")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
@@ -82,7 +83,7 @@ def main() -> None:
              f"{manifest['unit_count'] / build_seconds:.1f} functions/s"),
             ("full build peak RSS", f"{peak_mb:.0f} MB"),
         ]
-    index = Index.load(full if full.is_dir() else args.workdir / "sample.idx")
+    index = Index.load(args.index or (full if full.is_dir() else args.workdir / "sample.idx"))
     shared = Path(os.environ.get("CODEHUNT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
     queries_file = shared / "data" / "cosqa" / "queries.jsonl"
     queries = [json.loads(line)["text"] for line in queries_file.open(encoding="utf-8")][: args.queries] if queries_file.is_file() \
