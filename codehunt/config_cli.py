@@ -29,14 +29,17 @@ def config_command(
     short: dict[str, str] | None = None,
     help_text: str = "",
     extra_help: dict[str, str] | None = None,
+    leading: Sequence[inspect.Parameter] = (),
 ) -> None:
     """Register ``name`` on ``app``: fields in ``arguments`` are positional, the rest options.
 
-    ``run`` receives the config instance built from the parsed command line.
+    ``run`` receives the config instance built from the parsed command line, plus the values
+    of any ``leading`` parameters (inputs that are not config fields, such as an issue file)
+    as keyword arguments.
     """
     hints = typing.get_type_hints(config_class)
     short = short or {}
-    parameters = []
+    parameters = list(leading)
     for field in dataclasses.fields(config_class):
         annotation = hints[field.name]
         help_ = (extra_help or {}).get(field.name) or field.metadata.get("help", "")
@@ -59,10 +62,11 @@ def config_command(
         parameters.append(inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=marker, annotation=annotation))
 
     def command(**values: Any) -> None:
+        extras = {parameter.name: values.pop(parameter.name) for parameter in leading}
         for field in dataclasses.fields(config_class):
             if isinstance(values.get(field.name), list):
                 values[field.name] = tuple(values[field.name])
-        run(config_class(**values))
+        run(config_class(**values), **extras)
 
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__name__ = name.replace("-", "_")

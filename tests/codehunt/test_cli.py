@@ -139,3 +139,28 @@ def test_eval_metrics_are_reproduced_by_pytrec_eval(mode, shared_data, tmp_path)
         assert ours[ours_name] == pytest.approx(expected, abs=1e-12)
     assert 0.2 < ours["ndcg_at_10"] <= 1.0
     assert (tmp_path / "run.per_query.jsonl").is_file()
+
+
+def test_localize_command_on_a_real_git_repository(tmp_path):
+    """`codehunt localize ISSUE --repo R --rev REV` indexes the revision and ranks the function a traceback names."""
+    import os
+
+    repo = tmp_path / "repo"
+    (repo / "shop").mkdir(parents=True)
+    (repo / "shop" / "cart.py").write_text(
+        "def total(prices):\n    \"\"\"Sum the prices in the cart.\"\"\"\n    return sum(prices) - 1\n\n\n"
+        "def add_item(cart, item):\n    cart.append(item)\n    return cart\n", encoding="utf-8")
+    (repo / "shop" / "tax.py").write_text("def vat(amount):\n    return amount * 0.2\n", encoding="utf-8")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "shop"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True)
+    issue = tmp_path / "issue.md"
+    issue.write_text("Cart total is off by one\n\nThe total of the cart is one less than the sum of the prices.\n", encoding="utf-8")
+    result = runner.invoke(app, ["localize", str(issue), "--repo", str(repo), "--rev", "HEAD", "-k", "3", "--json",
+                                 "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    functions = [r for r in records if r.get("qualname")]
+    assert functions[0]["qualname"] == "total" and functions[0]["path"] == "shop/cart.py"
+    missing = runner.invoke(app, ["localize", str(tmp_path / "nope.md"), "--repo", str(repo)])
+    assert missing.exit_code == 1 and "does not exist" in missing.stderr
