@@ -141,15 +141,17 @@ class RerankerTrainingRun:
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare_directories(self) -> None:
+        """Refuse to clobber an earlier run unless told to; every process checks, so all raise together."""
         c, out, root = self.config, Path(self.config.output_dir), self.config.checkpoint_path
-        if self.accelerator.is_main_process and not c.resume:
-            if out.exists() and any(out.iterdir()) and not c.overwrite:
+        if not c.resume and not c.overwrite:
+            if out.exists() and any(out.iterdir()):
                 raise RerankerConfigError(f"output directory {out} exists and is not empty: pass --overwrite or another -o")
             if list_checkpoints(root):
-                if not c.overwrite:
-                    raise RerankerConfigError(
-                        f"{root} holds checkpoints of an earlier run: pass --resume to continue it, or --overwrite")
-                shutil.rmtree(root)
+                raise RerankerConfigError(
+                    f"{root} holds checkpoints of an earlier run: pass --resume to continue it, or --overwrite")
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process and not c.resume and c.overwrite and root.exists():
+            shutil.rmtree(root)
         self.accelerator.wait_for_everyone()
 
     def groups(self, micro_index: int) -> list[Group]:
