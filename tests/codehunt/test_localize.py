@@ -125,8 +125,8 @@ def test_total_counts_quantity_of_each_item_in_the_cart():
 
 ISSUE = """Cart total ignores item quantity
 
-When I add three apples at 2 each with `add_item("apple", 2, quantity=3)`, the cart total
-is 2 instead of 6: the amount to pay only counts the unit price once, whatever the quantity.
+When I put three apples at 2 each in my cart, the cart total is 2 instead of 6: the amount
+to pay only counts the unit price once, whatever the quantity.
 """
 
 TRACEBACK_ISSUE = """Invoice e-mail never sent to the customer
