@@ -420,3 +420,19 @@ def test_excluded_paths_are_neither_indexed_nor_ranked(shop, encoder) -> None:  
     assert not any(chunk.path == "shop/cart.py" for chunk in index.chunks)
     result = localize_issue(ISSUE, config_for(shop, exclude=("shop/cart.py",)), encoder=encoder)
     assert result.functions and all(hit.path != "shop/cart.py" for hit in result.functions)
+
+
+def test_a_revision_missing_a_blob_is_indexed_without_it(tmp_path: Path, encoder) -> None:  # noqa: ANN001
+    root = tmp_path / "partial"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    write(root, {"shop/money.py": FILES["shop/money.py"], "shop/inventory.py": FILES["shop/inventory.py"]})
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "shop")
+    blob = git(root, "rev-parse", "HEAD:shop/inventory.py")
+    (root / ".git" / "objects" / blob[:2] / blob[2:]).unlink()  # what a size-capped snapshot leaves: no object
+    assert "BAD" in git(root, "ls-tree", "-r", "--long", "HEAD")
+    index = revision_index(root, "HEAD", LocalizeConfig(cache_dir=tmp_path / "cache"), encoder)
+    assert {chunk.path for chunk in index.chunks} == {"shop/money.py"}
+    skipped = [json.loads(line) for line in (index.path / "skipped.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {"path": "shop/inventory.py", "reason": "too-large", "detail": "0 bytes"} in skipped
