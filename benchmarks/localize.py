@@ -10,7 +10,7 @@ same candidates:
 * dense on the issue truncated to the encoder window, and on passages with MaxP;
 * hybrid (RRF of the chosen dense and BM25 sides);
 * + traceback-frame, + path, + identifier boosts, each alone, then all together;
-* the file ranking aggregated by ``rrf`` instead of ``max``;
+* the default configuration (``LocalizeConfig()``), and its file ranking aggregated by ``rrf``;
 * + a cross-encoder reranker (when ``--reranker`` is given).
 
 Metrics (CoRNStack / SweRank): file Acc@1/3/5, function Acc@5/10 (a hit needs *all* gold
@@ -70,12 +70,13 @@ def rows(default: LocalizeConfig, reranker: Path | None) -> list[tuple[str, Loca
         ("dense, passages (MaxP)", replace(plain, mode="dense", dense_query="max")),
         ("dense, passage mean", replace(plain, mode="dense", dense_query="mean")),
         ("hybrid, whole issue", replace(plain, bm25_query="full", dense_query="truncate")),
-        ("hybrid", plain),
-        ("hybrid + frame boost", replace(none, frame_weight=default.frame_weight or 1.0)),
-        ("hybrid + path boost", replace(none, path_weight=default.path_weight or 0.5)),
-        ("hybrid + name boost", replace(none, name_weight=default.name_weight or 0.5)),
-        ("hybrid + all boosts (default)", default),
-        ("default, files by rrf", replace(default, file_aggregation="rrf" if default.file_aggregation == "max" else "max")),
+        ("hybrid (MaxP + identifiers)", plain),
+        ("hybrid + frame boost", replace(none, frame_weight=1.0)),
+        ("hybrid + path boost", replace(none, path_weight=0.5)),
+        ("hybrid + name boost", replace(none, name_weight=0.5)),
+        ("hybrid + frame + path + name", replace(none, frame_weight=1.0, path_weight=0.5, name_weight=0.5)),
+        ("default", default),
+        ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
     if reranker is not None:
         result.append(("default + reranker", replace(default, rerank=reranker)))
@@ -134,7 +135,7 @@ def main() -> None:
             ranking = rank_issue(table, issue, config, rescorer if config.rerank else None, given)
             seconds[label] += time.perf_counter() - began
             results[label].append(score_instance(instance, table, ranking, gold[instance["instance_id"]], present, config.include_tests))
-        last = results["hybrid + all boosts (default)"][-1].metrics
+        last = results["default"][-1].metrics
         print(f"[{number}/{len(instances)}] {instance['instance_id']}: default file_mrr={last.get('file_mrr', 0):.2f} "
               f"fn_mrr={last.get('function_mrr', 0):.2f}", file=sys.stderr)
 
