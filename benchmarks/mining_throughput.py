@@ -4,7 +4,7 @@ Prints pairs/s for mining, filtering and negative mining, the peak resident memo
 each stage, the share of pairs the consistency filter drops, and 20 kept and 20 dropped
 pairs to check by hand. Run it under the heavy-job lock:
 
-    flock /tmp/codehunt-heavy.lock python benchmarks/mining.py --limit 4000
+    flock /tmp/codehunt-heavy.lock python benchmarks/mining_throughput.py --limit 4000
 
 The stdlib is copied (``*.py`` only, test directories excluded) into the work folder first:
 ``iter_directory`` lists a directory inside a git work tree with ``git ls-files``, and a
