@@ -47,7 +47,8 @@ def main() -> None:
     systems = [("BM25", "default", "bm25", False), ("dense (untrained default)", "default", "dense", False),
                ("hybrid (default + BM25)", "default", "hybrid", False)]
     if rescorer is not None:
-        systems += [("BM25 + reranker", "default", "bm25", True), ("hybrid + reranker", "default", "hybrid", True)]
+        systems += [("BM25 + reranker", "default", "bm25", True), ("dense + reranker", "default", "dense", True),
+                    ("hybrid + reranker", "default", "hybrid", True)]
     if args.retriever:
         model = str(args.retriever.resolve())
         systems += [("dense (trained retriever)", model, "dense", False), ("hybrid (trained + BM25)", model, "hybrid", False)]

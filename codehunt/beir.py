@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.errors import BadInputError
-from index.storage import write_jsonl_atomic
+from index.storage import read_jsonl_objects, write_jsonl_atomic
 from index.trec import read_qrels_tsv
 
 
@@ -31,17 +30,12 @@ def load_beir(folder: Path, split: str = "dev") -> BeirSplit:
             raise BadInputError(f"{path} is missing: a BEIR folder needs corpus.jsonl, queries.jsonl and qrels/{split}.tsv")
     qrels = read_qrels_tsv(qrels_path)
     queries: dict[str, str] = {}
-    with queries_path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                qid = str(record.get("_id", record.get("id")))
-                if qid in qrels:
-                    queries[qid] = record["text"]
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise BadInputError(f"{queries_path}:{number}: not a BEIR query record ({exc})") from exc
+    for number, record in read_jsonl_objects(queries_path, "a BEIR query record (_id, text)"):
+        qid = str(record.get("_id", record.get("id")))
+        if qid in qrels:
+            if not isinstance(record.get("text"), str):
+                raise BadInputError(f"{queries_path}:{number}: not a BEIR query record (no text); expected _id, text")
+            queries[qid] = record["text"]
     missing = sorted(set(qrels) - set(queries))
     if missing:
         raise BadInputError(f"{qrels_path} names {len(missing)} queries absent from {queries_path} (e.g. {missing[0]})")
@@ -57,20 +51,16 @@ def pairs_to_beir(pairs_path: Path, output: Path, query_field: str = "query", co
     corpus: dict[str, str] = {}
     queries = []
     qrels = []
-    with Path(pairs_path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                query, code = record[query_field], record[code_field]
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise BadInputError(f"{pairs_path}:{number}: expected fields {query_field!r} and {code_field!r} ({exc})") from exc
-            doc_id = "doc-" + hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
-            corpus.setdefault(doc_id, code)
-            qid = str(record.get("id", f"q{number}"))
-            queries.append({"_id": qid, "text": query})
-            qrels.append((qid, doc_id))
+    expected = f"fields {query_field!r} and {code_field!r}"
+    for number, record in read_jsonl_objects(Path(pairs_path), expected):
+        query, code = record.get(query_field), record.get(code_field)
+        if not isinstance(query, str) or not isinstance(code, str):
+            raise BadInputError(f"{pairs_path}:{number}: expected {expected} (strings)")
+        doc_id = "doc-" + hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
+        corpus.setdefault(doc_id, code)
+        qid = str(record.get("id", f"q{number}"))
+        queries.append({"_id": qid, "text": query})
+        qrels.append((qid, doc_id))
     output.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(output / "corpus.jsonl", ({"_id": d, "title": "", "text": t} for d, t in corpus.items()))
     write_jsonl_atomic(output / "queries.jsonl", queries)

@@ -50,9 +50,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from codehunt.issue_text import IssueEvidence, extract_evidence, normalise_path, path_match_length, split_issue
+from codehunt.issue_text import IssueEvidence, extract_evidence, path_match_length, split_issue
 from index.errors import BadInputError
 from index.sources import is_excluded
+from index.storage import read_jsonl_objects
+from mining.issue_pairs import read_instances as read_swebench_instances
 
 if TYPE_CHECKING:
     from index.encoder import Encoder
@@ -680,17 +682,13 @@ def read_gold(path: Path) -> dict[str, list[dict[str, Any]]]:
     if not path.is_file():
         raise BadInputError(f"{path} does not exist: pass the gold JSONL (one row per instance and edited file)")
     gold: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                gold[str(row["instance_id"])].append(
-                    {"file": str(row["file"]), "change": row.get("change", "modified"), "units": list(row.get("units") or [])}
-                )
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise BadInputError(f"{path}:{number}: not a gold row ({exc}); expected instance_id, file, units") from exc
+    for number, row in read_jsonl_objects(path, "a gold row (instance_id, file, units)"):
+        try:
+            gold[str(row["instance_id"])].append(
+                {"file": str(row["file"]), "change": row.get("change", "modified"), "units": list(row.get("units") or [])}
+            )
+        except (KeyError, TypeError) as exc:
+            raise BadInputError(f"{path}:{number}: not a gold row ({exc}); expected instance_id, file, units") from exc
     return dict(gold)
 
 
@@ -862,20 +860,7 @@ def read_instances(path: Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"{path} does not exist: pass a SWE-bench-style instances JSONL")
-    instances = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"{path}:{number}: not JSON ({exc})") from exc
-            missing = [key for key in ("repo", "instance_id", "base_commit", "problem_statement") if not isinstance(record.get(key), str)]
-            if missing:
-                raise BadInputError(f"{path}:{number}: an instance needs {', '.join(missing)}")
-            instances.append(record)
-    return instances
+    return list(read_swebench_instances(path, ("repo", "instance_id", "base_commit", "problem_statement")))
 
 
 def repo_directory(repos: Path, repo: str) -> Path:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from index.index import Index, SearchMode
+from index.index import Index
 from index.types import Hit
 
 

@@ -6,7 +6,6 @@ window are split by encoder tokens, each later part repeating the unit's signatu
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from index.sources import (
     iter_git_revision,
     looks_generated,
 )
+from index.storage import read_jsonl_objects
 from index.types import Chunk, Skip
 
 log = logging.getLogger(__name__)
@@ -121,29 +121,24 @@ def read_codebase(path: Path, rev: str | None = None, config: CorpusConfig = Cor
 def read_beir_corpus(path: Path) -> Corpus:
     """Read a BEIR ``corpus.jsonl`` (``_id``/``id``, ``title``, ``text``, optional ``lang``, ``path``)."""
     chunks: list[Chunk] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                doc_id = str(record.get("_id", record.get("id")))
-                text = record["text"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise BadInputError(f"{path}:{number}: not a BEIR corpus record ({exc}); expected _id, text") from exc
-            title = record.get("title") or ""
-            chunks.append(
-                Chunk(
-                    doc_id=doc_id,
-                    path=record.get("path") or doc_id,
-                    qualname=title,
-                    kind="document",
-                    language=record.get("lang") or "text",
-                    start_line=int(record.get("start_line", 1)),
-                    end_line=int(record.get("end_line", text.count("\n") + 1)),
-                    text=text,
-                )
+    for number, record in read_jsonl_objects(path, "a BEIR corpus record (_id, text)"):
+        doc_id = str(record.get("_id", record.get("id")))
+        text = record.get("text")
+        if not isinstance(text, str):
+            raise BadInputError(f"{path}:{number}: not a BEIR corpus record (no text); expected _id, text")
+        title = record.get("title") or ""
+        chunks.append(
+            Chunk(
+                doc_id=doc_id,
+                path=record.get("path") or doc_id,
+                qualname=title,
+                kind="document",
+                language=record.get("lang") or "text",
+                start_line=int(record.get("start_line", 1)),
+                end_line=int(record.get("end_line", text.count("\n") + 1)),
+                text=text,
             )
+        )
     if not chunks:
         raise BadInputError(f"{path} has no documents")
     return Corpus(chunks, [])

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
-import numpy as np
 
 from index.bm25 import BM25Config, BM25Index
 from index.chunking import CHUNKER_VERSION

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from index.errors import IndexLockedError
+from index.errors import BadInputError, IndexLockedError
 
 
 def sha256_file(path: Path) -> str:
@@ -69,6 +69,26 @@ def write_jsonl_atomic(path: Path, records: Iterator[dict[str, Any]] | list[dict
             os.unlink(temp)
         raise
     return count
+
+
+def read_jsonl_objects(path: Path, expected: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSONL file.
+
+    One reader for every JSONL input (BEIR files, pairs, triples, SWE-bench instances,
+    gold rows), so each says the same thing about a bad line: ``path:line``, what was
+    wrong, and ``expected`` (the fields the caller needs).
+    """
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInputError(f"{path}:{number}: not JSON ({exc}); expected {expected}") from exc
+            if not isinstance(record, dict):
+                raise BadInputError(f"{path}:{number}: not a JSON object; expected {expected}")
+            yield number, record
 
 
 @contextlib.contextmanager

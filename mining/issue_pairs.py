@@ -12,7 +12,6 @@ layout SWE-bench harnesses use); nothing is checked out.
 """
 from __future__ import annotations
 
-import json
 import logging
 import textwrap
 from collections import Counter
@@ -23,6 +22,7 @@ from index.chunking import ChunkConfig
 from index.corpus import decode_source
 from index.errors import BadInputError
 from index.sources import SourceFile
+from index.storage import read_jsonl_objects
 from index.types import Chunk
 from mining.changed import changed_functions, functions_in, is_source_path
 from mining.diffs import PatchError, apply_file_diff, parse_unified_diff
@@ -42,20 +42,13 @@ def repo_directory(repos: Path, repo: str) -> Path:
     return base
 
 
-def read_instances(path: Path) -> Iterator[dict[str, Any]]:
-    """SWE-bench instances from a JSONL file, each checked for the fields mining needs."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"{path}:{number}: not JSON ({exc})") from exc
-            missing = [name for name in REQUIRED_FIELDS if not isinstance(record.get(name), str)]
-            if missing:
-                raise BadInputError(f"{path}:{number}: a SWE-bench instance needs {', '.join(missing)}")
-            yield record
+def read_instances(path: Path, required: tuple[str, ...] = REQUIRED_FIELDS) -> Iterator[dict[str, Any]]:
+    """SWE-bench instances from a JSONL file, each checked for the ``required`` string fields."""
+    for number, record in read_jsonl_objects(path, f"a SWE-bench instance ({', '.join(required)})"):
+        missing = [name for name in required if not isinstance(record.get(name), str)]
+        if missing:
+            raise BadInputError(f"{path}:{number}: a SWE-bench instance needs {', '.join(missing)}")
+        yield record
 
 
 def patch_positives(blobs: BlobReader, base_commit: str, patch: str, chunk_config: ChunkConfig, dropped: Counter[str]) -> list[Chunk]:

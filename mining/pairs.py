@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from index.errors import BadInputError
+from index.storage import read_jsonl_objects
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +96,13 @@ def read_pairs(path: Path) -> list[Pair]:
     if not path.is_file():
         raise BadInputError(f"{path} does not exist: pass a pairs.jsonl written by `codehunt mine pairs`")
     pairs: list[Pair] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict) or not isinstance(record.get("query"), str) or not isinstance(record.get("positive"), str):
-                    raise ValueError("expected an object with string fields query and positive")
-            except ValueError as exc:
-                raise BadInputError(f"{path}:{number}: not a pair record ({exc})") from exc
-            pair = Pair.from_json(record)
-            if not pair.positive_id:
-                pair = Pair(**{**pair.to_json(), "positive_id": f"pair-{number}"})
-            pairs.append(pair)
+    for number, record in read_jsonl_objects(path, "a pair record (string fields query and positive)"):
+        if not isinstance(record.get("query"), str) or not isinstance(record.get("positive"), str):
+            raise BadInputError(f"{path}:{number}: not a pair record (expected an object with string fields query and positive)")
+        pair = Pair.from_json(record)
+        if not pair.positive_id:
+            pair = Pair(**{**pair.to_json(), "positive_id": f"pair-{number}"})
+        pairs.append(pair)
     if not pairs:
         raise BadInputError(f"{path} holds no pairs")
     return pairs

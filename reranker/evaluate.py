@@ -8,13 +8,13 @@ baseline scores each pair by the cosine of its query and code embeddings.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from index.errors import BadInputError
+from index.storage import read_jsonl_objects
 
 if TYPE_CHECKING:
     from index.encoder import Encoder
@@ -27,19 +27,17 @@ def read_labelled_pairs(path: str | Path, limit: int | None = None) -> tuple[lis
     if not path.is_file():
         raise BadInputError(f"labelled pairs file {path} does not exist: pass a JSONL file with query, code, label")
     queries, codes, labels = [], [], []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                queries.append(str(record["query"]))
-                codes.append(str(record["code"]))
-                labels.append(1 if int(record["label"]) > 0 else 0)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise BadInputError(f"{path}:{number}: expected a JSON object with query, code, label ({exc})") from exc
-            if limit is not None and len(labels) >= limit:
-                break
+    for number, record in read_jsonl_objects(path, "a JSON object with query, code, label"):
+        try:
+            label = 1 if int(record["label"]) > 0 else 0
+            query, code = str(record["query"]), str(record["code"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadInputError(f"{path}:{number}: expected a JSON object with query, code, label ({exc})") from exc
+        queries.append(query)
+        codes.append(code)
+        labels.append(label)
+        if limit is not None and len(labels) >= limit:
+            break
     if not labels:
         raise BadInputError(f"labelled pairs file {path} is empty")
     return queries, codes, np.asarray(labels, dtype=np.int64)

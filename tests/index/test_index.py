@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 
 from index.corpus import CorpusConfig, read_codebase
 from index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError, IndexLockedError
-from index.index import Index, IndexConfig
+from index.index import Index
 from index.sources import SourceConfig
 from index.storage import build_lock
 
