@@ -15,16 +15,40 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from codehunt.beir import load_beir
 from codehunt.evaluate import open_or_build_index, run_queries
 from index.metrics import evaluate_run
+from reranker.config import RerankConfig
+from reranker.model import CrossEncoderRescorer, load_rescorer
 
 SETS = ("cosqa", "csn_ruby")
-COLUMNS = ("ndcg_at_10", "mrr_at_10", "recall_at_1", "recall_at_10")
+
+
+class MemoizedRescorer(CrossEncoderRescorer):
+    """``plain``'s model under another ``config``, with cross-encoder scores shared through ``memo``.
+
+    Rows that differ only in how the reranker's and the first stage's orders are fused then
+    pay for the cross-encoder once per (query, candidate): the first such row's time is the
+    reranking cost, the later rows' time is the fusion alone.
+    """
+
+    def __init__(self, plain: CrossEncoderRescorer, config: RerankConfig, memo: dict[tuple[str, str], float]):
+        super().__init__(plain.model, config, name=plain.name, trained_query_length=plain.max_query_length)
+        self.plain = plain
+        self.memo = memo
+
+    def rescore_texts(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if (query, text) not in self.memo]
+        if missing:
+            for text, score in zip(missing, self.plain.rescore_texts(query, missing)):
+                self.memo[(query, text)] = float(score)
+        return np.array([self.memo[(query, text)] for text in texts], dtype=np.float32)
 
 
 def main() -> None:
@@ -34,26 +58,29 @@ def main() -> None:
     parser.add_argument("--retriever", type=Path, help="trained retriever model dir (adds rows)")
     parser.add_argument("--reranker", type=Path, help="trained cross-encoder dir (adds +reranker rows)")
     parser.add_argument("--rerank-depth", type=int, default=50)
+    parser.add_argument("--rerank-fusion", type=float, nargs="*", default=[0.0],
+                        help="first-stage weights to fuse with the reranker's order (one row each; 0 = reranker alone)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if not (args.data / "cosqa").is_dir():
         sys.exit(f"no data at {args.data}: set CODEHUNT_SHARED")
 
-    rescorer = None
+    rescorers: dict[str, MemoizedRescorer] = {}
     if args.reranker:
-        from reranker.model import load_rescorer
-
-        rescorer = load_rescorer(args.reranker)
-    systems = [("BM25", "default", "bm25", False), ("dense (untrained default)", "default", "dense", False),
-               ("hybrid (default + BM25)", "default", "hybrid", False)]
-    if rescorer is not None:
-        systems += [("BM25 + reranker", "default", "bm25", True), ("dense + reranker", "default", "dense", True),
-                    ("hybrid + reranker", "default", "hybrid", True)]
+        plain = load_rescorer(args.reranker)
+        memo: dict[tuple[str, str], float] = {}
+        for weight in args.rerank_fusion:
+            label = "reranker" if weight == 0 else f"reranker fused w={weight:g}"
+            rescorers[label] = MemoizedRescorer(plain, RerankConfig(first_stage_weight=weight), memo)
+    systems = [("BM25", "default", "bm25", None), ("dense (untrained default)", "default", "dense", None),
+               ("hybrid (default + BM25)", "default", "hybrid", None)]
+    for label in rescorers:
+        systems += [(f"BM25 + {label}", "default", "bm25", label), (f"dense + {label}", "default", "dense", label),
+                    (f"hybrid + {label}", "default", "hybrid", label)]
     if args.retriever:
         model = str(args.retriever.resolve())
-        systems += [("dense (trained retriever)", model, "dense", False), ("hybrid (trained + BM25)", model, "hybrid", False)]
-        if rescorer is not None:
-            systems += [("trained retriever + reranker", model, "dense", True)]
+        systems += [("dense (trained retriever)", model, "dense", None), ("hybrid (trained + BM25)", model, "hybrid", None)]
+        systems += [(f"trained retriever + {label}", model, "dense", label) for label in rescorers]
 
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in args.sets:
@@ -61,7 +88,7 @@ def main() -> None:
         for system, model, mode, rerank in systems:
             index = open_or_build_index(data.corpus_path, None, model, show_progress=True)
             started = time.perf_counter()
-            run = run_queries(index, data.queries, mode, rescorer=rescorer if rerank else None, rerank_depth=args.rerank_depth)
+            run = run_queries(index, data.queries, mode, rescorer=rescorers.get(rerank) if rerank else None, rerank_depth=args.rerank_depth)
             seconds = time.perf_counter() - started
             metrics = evaluate_run(data.qrels, run).aggregate
             results.setdefault(system, {})[name] = {**{c: metrics[c] for c in COLUMNS}, "seconds": seconds, "queries": len(data.queries)}

@@ -98,11 +98,12 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (rank, score, doc_id, path, start_line, ...)."),
     rerank: Optional[Path] = typer.Option(None, "--rerank", help="Cross-encoder directory to rescore the top candidates."),
     rerank_depth: int = typer.Option(50, "--rerank-depth", help="How many candidates the reranker rescores."),
+    rerank_fusion: float = typer.Option(0.0, "--rerank-fusion", help="Weight of the first stage's order fused (RRF) with the reranker's; 0 = reranker order only."),
 ) -> None:
     """Search an index; prints hits like grep: path:line: qualname, then a short snippet."""
     from codehunt.pipeline import search_index
 
-    hits = search_index(index_path, query, k=k, mode=mode, rerank=rerank, rerank_depth=rerank_depth)
+    hits = search_index(index_path, query, k=k, mode=mode, rerank=rerank, rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)
     print_hits(hits, as_json)
 
 
@@ -143,6 +144,7 @@ def eval_beir(
     mode: str = typer.Option("hybrid", "--mode", help="dense, bm25 or hybrid."),
     rerank: Optional[Path] = typer.Option(None, "--rerank", help="Cross-encoder directory that rescores the top candidates."),
     rerank_depth: int = typer.Option(50, "--rerank-depth", help="Candidates rescored per query."),
+    rerank_fusion: float = typer.Option(0.0, "--rerank-fusion", help="Weight of the first stage's order fused (RRF) with the reranker's; 0 = reranker order only."),
     run_path: Optional[Path] = typer.Option(None, "--run", help="Write the TREC run file (qid Q0 docid rank score tag) here."),
     per_query_path: Optional[Path] = typer.Option(None, "--per-query", help="Write per-query metrics (JSONL) here; default: next to --run."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
@@ -154,9 +156,10 @@ def eval_beir(
 
     rescorer = None
     if rerank is not None:
+        from reranker.config import RerankConfig
         from reranker.model import load_rescorer
 
-        rescorer = load_rescorer(rerank)
+        rescorer = load_rescorer(rerank, RerankConfig(first_stage_weight=rerank_fusion))
     result = evaluate_beir(folder, split, index_path, model, mode, rescorer, rerank_depth, show_progress=True)
     tag = f"codehunt-{mode}" + ("-rerank" if rerank else "")
     if run_path is not None:

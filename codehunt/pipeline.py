@@ -8,15 +8,20 @@ from index.types import Hit
 
 
 def search_index(
-    index_path: Path, query: str, k: int = 10, mode: str = "hybrid", rerank: Path | None = None, rerank_depth: int = 50
+    index_path: Path, query: str, k: int = 10, mode: str = "hybrid", rerank: Path | None = None, rerank_depth: int = 50,
+    rerank_fusion: float = 0.0,
 ) -> list[Hit]:
-    """Load ``index_path`` and answer one query, optionally rescoring the top candidates."""
+    """Load ``index_path`` and answer one query, optionally rescoring the top candidates.
+
+    ``rerank_fusion`` weights the first stage's order in an RRF with the reranker's (0: reranker alone).
+    """
     index = Index.load(index_path)
     if rerank is None:
         return index.search(query, k, mode)  # type: ignore[arg-type]
+    from reranker.config import RerankConfig
     from reranker.model import load_rescorer
 
     candidates = index.search(query, max(k, rerank_depth), mode)  # type: ignore[arg-type]
     head, tail = candidates[:rerank_depth], candidates[rerank_depth:]
-    reranked = load_rescorer(rerank).rescore(query, head, texts=index.hit_texts(head))
+    reranked = load_rescorer(rerank, RerankConfig(first_stage_weight=rerank_fusion)).rescore(query, head, texts=index.hit_texts(head))
     return (reranked + tail)[:k]

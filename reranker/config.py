@@ -53,8 +53,14 @@ class RerankConfig:
     precision: str = field(default="auto", metadata={"help": "fp32 | bf16 | auto (bf16 on CPUs with fast bf16)"})
     sort_by_length: bool = field(default=True, metadata={"help": "batch pairs of similar token length together"})
     device: str | None = field(default=None, metadata={"help": "cpu | cuda | None (cuda when present)"})
+    first_stage_weight: float = field(
+        default=0.0,
+        metadata={"help": "weight of the first stage's order fused with the reranker's (RRF); 0: the reranker's order alone"},
+    )
 
     def __post_init__(self) -> None:
+        if self.first_stage_weight < 0:
+            raise _bad(f"first_stage_weight must be >= 0, got {self.first_stage_weight}")
         if self.batch_size < 1:
             raise _bad(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_length is not None and self.max_length < 8:

@@ -196,8 +196,30 @@ class CrossEncoderRescorer(Rescorer):
             return []
         candidates = list(texts) if texts is not None else [hit.snippet for hit in hits]
         scores = self.rescore_texts(query, candidates)
+        if self.config.first_stage_weight > 0:
+            scores = fuse_with_first_stage(scores, self.config.first_stage_weight)
         order = sorted(range(len(hits)), key=lambda i: (-float(scores[i]), i))
         return [dataclasses.replace(hits[i], score=float(scores[i]), rank=rank) for rank, i in enumerate(order, start=1)]
+
+
+FUSION_RRF_K = 60
+"""Reciprocal-rank constant of the first-stage fusion (Cormack et al., 2009), as in ``index.fusion``."""
+
+
+def fuse_with_first_stage(reranker_scores: np.ndarray, first_stage_weight: float) -> np.ndarray:
+    """RRF of the reranker's order and the incoming (first-stage) order, the latter weighted.
+
+    A small cross-encoder trained on little data knows things the first stage does not, and
+    the reverse; fusing ranks (not raw scores) needs no calibration between a logit and a
+    cosine or a BM25 score. ``reranker_scores[i]`` belongs to the candidate at first-stage
+    rank ``i + 1``; reranker ties keep the first-stage order.
+    """
+    ranks = np.empty(len(reranker_scores), dtype=np.float64)
+    order = sorted(range(len(reranker_scores)), key=lambda i: (-float(reranker_scores[i]), i))
+    for position, i in enumerate(order, start=1):
+        ranks[i] = position
+    first_stage_ranks = np.arange(1, len(reranker_scores) + 1, dtype=np.float64)
+    return 1.0 / (FUSION_RRF_K + ranks) + first_stage_weight / (FUSION_RRF_K + first_stage_ranks)
 
 
 def _first_line(exc: BaseException) -> str:
