@@ -28,6 +28,7 @@ from reranker.config import RerankConfig
 from reranker.model import CrossEncoderRescorer, load_rescorer
 
 SETS = ("cosqa", "csn_ruby")
+COLUMNS = ("ndcg_at_10", "mrr_at_10", "recall_at_1", "recall_at_10")
 
 
 class MemoizedRescorer(CrossEncoderRescorer):
@@ -60,6 +61,8 @@ def main() -> None:
     parser.add_argument("--rerank-depth", type=int, default=50)
     parser.add_argument("--rerank-fusion", type=float, nargs="*", default=[0.0],
                         help="first-stage weights to fuse with the reranker's order (one row each; 0 = reranker alone)")
+    parser.add_argument("--rerank-modes", nargs="+", default=["bm25", "dense", "hybrid"], choices=["bm25", "dense", "hybrid"],
+                        help="first stages of the default model to rerank (one row each)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if not (args.data / "cosqa").is_dir():
@@ -74,9 +77,9 @@ def main() -> None:
             rescorers[label] = MemoizedRescorer(plain, RerankConfig(first_stage_weight=weight), memo)
     systems = [("BM25", "default", "bm25", None), ("dense (untrained default)", "default", "dense", None),
                ("hybrid (default + BM25)", "default", "hybrid", None)]
+    stage_names = {"bm25": "BM25", "dense": "dense", "hybrid": "hybrid"}
     for label in rescorers:
-        systems += [(f"BM25 + {label}", "default", "bm25", label), (f"dense + {label}", "default", "dense", label),
-                    (f"hybrid + {label}", "default", "hybrid", label)]
+        systems += [(f"{stage_names[mode]} + {label}", "default", mode, label) for mode in args.rerank_modes]
     if args.retriever:
         model = str(args.retriever.resolve())
         systems += [("dense (trained retriever)", model, "dense", None), ("hybrid (trained + BM25)", model, "hybrid", None)]

@@ -7,7 +7,7 @@ all their pairs go through the model in one forward pass and the loss (``reranke
 compares each positive with its own group: listwise softmax cross-entropy (default) or
 pointwise BCE, plus an optional KL term towards the mined bi-encoder scores.
 
-AdamW with linear warm-up and decay (``retriever.train.linear_schedule``), gradient
+AdamW with linear warm-up and decay (``retriever.run_setup.linear_schedule``), gradient
 accumulation, clipping, bf16 autocast where the device has fast bf16, data parallelism
 through accelerate (each process takes its slice of the global micro-batch; DDP averages the
 gradients). Checkpoints (``retriever.checkpoint``: safetensors + JSON, published atomically)
@@ -21,21 +21,19 @@ import contextlib
 import json
 import logging
 import random
-import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from index.encoder import cpu_has_fast_bf16
 from reranker.config import RerankerConfigError, RerankerTrainConfig
 from reranker.data import Group, load_triples
 from reranker.model import TRAINING_INFO, load_cross_encoder, pad_batch, tokenize_pairs
 from retriever.checkpoint import (
-    STATE_FILE, CheckpointError, latest_checkpoint, list_checkpoints, optimizer_from_tensors, optimizer_to_tensors,
+    STATE_FILE, CheckpointError, latest_checkpoint, optimizer_from_tensors, optimizer_to_tensors,
     publish_checkpoint, read_tensors, write_tensors,
 )
 from retriever.data import BatchOrder
-from retriever.train import linear_schedule
+from retriever.run_setup import make_optimizer, prepare_run_directories, wants_bf16
 
 if TYPE_CHECKING:
     import torch
@@ -124,16 +122,11 @@ class RerankerTrainingRun:
         self.loss_fn = make_loss(c.loss)
         self.distill_fn = ListwiseDistillationLoss(c.distill_temperature) if c.distill_weight > 0 else None
 
-        decay = [p for p in self.model.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.model.parameters() if p.ndim < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": c.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=c.lr)
         self.total_steps = c.steps or c.epochs * max(1, self.order.per_epoch // c.grad_accum)
-        schedule = linear_schedule(self.total_steps, int(self.total_steps * c.warmup_ratio))
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
+        self.optimizer, self.scheduler = make_optimizer(
+            self.model.parameters(), c.lr, c.weight_decay, self.total_steps, c.warmup_ratio)
         self.forward = acc.prepare_model(self.model)
-        self.bf16 = c.precision == "bf16" or (c.precision == "auto" and (
-            torch.cuda.is_bf16_supported() if acc.device.type == "cuda" else cpu_has_fast_bf16()))
+        self.bf16 = wants_bf16(c.precision, acc.device)
         self.step, self.history = 0, []
         self.seconds, self.pairs_seen = 0.0, 0
         if resume_from is not None:
@@ -141,18 +134,9 @@ class RerankerTrainingRun:
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare_directories(self) -> None:
-        """Refuse to clobber an earlier run unless told to; every process checks, so all raise together."""
-        c, out, root = self.config, Path(self.config.output_dir), self.config.checkpoint_path
-        if not c.resume and not c.overwrite:
-            if out.exists() and any(out.iterdir()):
-                raise RerankerConfigError(f"output directory {out} exists and is not empty: pass --overwrite or another -o")
-            if list_checkpoints(root):
-                raise RerankerConfigError(
-                    f"{root} holds checkpoints of an earlier run: pass --resume to continue it, or --overwrite")
-        self.accelerator.wait_for_everyone()
-        if self.accelerator.is_main_process and not c.resume and c.overwrite and root.exists():
-            shutil.rmtree(root)
-        self.accelerator.wait_for_everyone()
+        c = self.config
+        prepare_run_directories(self.accelerator, Path(c.output_dir), c.checkpoint_path, c.resume, c.overwrite,
+                                RerankerConfigError)
 
     def groups(self, micro_index: int) -> list[Group]:
         """This process's groups of global micro-batch ``micro_index``."""

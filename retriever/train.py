@@ -17,19 +17,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import resource
-import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from index.encoder import cpu_has_fast_bf16
 from retriever.checkpoint import (
-    FORMAT_VERSION, STATE_FILE, CheckpointError, latest_checkpoint, list_checkpoints, optimizer_from_tensors,
+    FORMAT_VERSION, STATE_FILE, CheckpointError, latest_checkpoint, optimizer_from_tensors,
     optimizer_to_tensors, publish_checkpoint, read_state, read_tensors, write_tensors,
 )
 from retriever.config import RetrieverConfigError, RetrieverTrainConfig
 from retriever.data import BatchOrder, TrainingBatch, load_training_data, stable_id
 from retriever.model import embed, load_bi_encoder, make_key_encoder, momentum_update, resolve_prompts, save_bi_encoder
+from retriever.run_setup import make_optimizer, prepare_run_directories, wants_bf16
 
 if TYPE_CHECKING:
     import torch
@@ -40,17 +39,6 @@ log = logging.getLogger(__name__)
 def train_retriever(config: RetrieverTrainConfig, show_progress: bool = False) -> Path:
     """Train per ``config`` and publish the model at ``config.output_dir``; returns that path."""
     return TrainingRun(config).train(show_progress)
-
-
-def linear_schedule(total: int, warmup: int) -> Callable[[int], float]:
-    """Linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total`` (as transformers' default)."""
-
-    def multiplier(step: int) -> float:
-        if step < warmup:
-            return step / max(1, warmup)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    return multiplier
 
 
 class TrainingRun:
@@ -87,16 +75,11 @@ class TrainingRun:
             if c.augment_operators else None
         self.mochi_generator = torch.Generator().manual_seed(c.seed + 1000 * self.rank + 1)
 
-        decay = [p for p in self.model.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.model.parameters() if p.ndim < 2] + list(self.objective.parameters())
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": c.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=c.lr)
         self.total_steps = c.steps or c.epochs * max(1, self.order.per_epoch // c.grad_accum)
-        schedule = linear_schedule(self.total_steps, int(self.total_steps * c.warmup_ratio))
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
+        self.optimizer, self.scheduler = make_optimizer(
+            [*self.model.parameters(), *self.objective.parameters()], c.lr, c.weight_decay, self.total_steps, c.warmup_ratio)
         self.forward = acc.prepare_model(self.model)
-        self.bf16 = c.precision == "bf16" or (c.precision == "auto" and (
-            torch.cuda.is_bf16_supported() if acc.device.type == "cuda" else cpu_has_fast_bf16()))
+        self.bf16 = wants_bf16(c.precision, acc.device)
         self.step, self.history = 0, []
         self.seconds, self.pairs_seen = 0.0, 0
         if c.resume:
@@ -104,17 +87,9 @@ class TrainingRun:
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare_directories(self) -> None:
-        """Refuse to clobber an earlier run unless told to; every process checks, so all raise together."""
-        c, out, root = self.config, Path(self.config.output_dir), self.config.checkpoint_path
-        if not c.resume and not c.overwrite:
-            if out.exists() and any(out.iterdir()):
-                raise RetrieverConfigError(f"output directory {out} exists and is not empty: pass --overwrite or another -o")
-            if list_checkpoints(root):
-                raise RetrieverConfigError(f"{root} holds checkpoints of an earlier run: pass --resume to continue it, or --overwrite")
-        self.accelerator.wait_for_everyone()
-        if self.accelerator.is_main_process and not c.resume and c.overwrite and root.exists():
-            shutil.rmtree(root)
-        self.accelerator.wait_for_everyone()
+        c = self.config
+        prepare_run_directories(self.accelerator, Path(c.output_dir), c.checkpoint_path, c.resume, c.overwrite,
+                                RetrieverConfigError)
 
     def autocast(self) -> Any:
         import torch
