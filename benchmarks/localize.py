@@ -80,6 +80,7 @@ def rows(default: LocalizeConfig, reranker: Path | None) -> list[tuple[str, Loca
     ]
     if reranker is not None:
         result.append(("default + reranker", replace(default, rerank=reranker)))
+        result.append(("default + reranker fused with first stage (w=1)", replace(default, rerank=reranker, rerank_fusion=1.0)))
     return result
 
 
@@ -100,7 +101,7 @@ def main() -> None:
     started = time.perf_counter()
     default = LocalizeConfig(cache_dir=args.cache)
     table_rows = rows(default, args.reranker)
-    rescorer = load_rescorer(args.reranker) if args.reranker else None
+    rescorers = {fusion: load_rescorer(args.reranker, fusion) for fusion in (0.0, 1.0)} if args.reranker else {}
     gold = read_gold(args.gold)
     wanted = {name for name in args.only.split(",") if name}
     instances = [
@@ -132,7 +133,7 @@ def main() -> None:
             if config.mode != "dense" and key_bm25 not in lists:
                 lists[key_bm25] = bm25_ranking(table, issue, evidence, config)
             given = {"dense": lists.get(key_dense, []), "bm25": lists.get(key_bm25, [])}
-            ranking = rank_issue(table, issue, config, rescorer if config.rerank else None, given)
+            ranking = rank_issue(table, issue, config, rescorers.get(config.rerank_fusion) if config.rerank else None, given)
             seconds[label] += time.perf_counter() - began
             results[label].append(score_instance(instance, table, ranking, gold[instance["instance_id"]], present, config.include_tests))
         last = results["default"][-1].metrics

@@ -119,6 +119,9 @@ class LocalizeConfig:
     file_rrf_k: int = field(default=10, metadata={"help": "constant of the rrf file aggregation"})
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
     rerank_depth: int = field(default=30, metadata={"help": "units the reranker rescores"})
+    rerank_fusion: float = field(
+        default=0.0, metadata={"help": "weight of the first stage's order fused (RRF) with the reranker's; 0: reranker order alone"}
+    )
     model: str = field(default="default", metadata={"help": "embedding model for indexes built here"})
     cache_dir: Path | None = field(default=None, metadata={"help": "where revision indexes and embeddings are cached (default $CODEHUNT_CACHE or ~/.cache/codehunt)"})
 
@@ -130,7 +133,8 @@ class LocalizeConfig:
             (self.bm25_query in BM25_QUERIES, f"bm25_query must be one of {', '.join(BM25_QUERIES)}, got {self.bm25_query!r}"),
             (self.name_source in ("all", "prose"), f"name_source must be all or prose, got {self.name_source!r}"),
             (self.file_aggregation in FILE_AGGREGATIONS, f"file_aggregation must be max or rrf, got {self.file_aggregation!r}"),
-            (self.k >= 1 and self.depth >= 1 and self.rerank_depth >= 0, "k and depth must be >= 1, rerank_depth >= 0"),
+            (self.k >= 1 and self.depth >= 1 and self.rerank_depth >= 0 and self.rerank_fusion >= 0,
+             "k and depth must be >= 1, rerank_depth and rerank_fusion >= 0"),
             (self.passage_chars >= 50 and self.max_passages >= 1, "passage_chars must be >= 50 and max_passages >= 1"),
         ]
         for ok, message in checks:
@@ -612,12 +616,14 @@ def _git(repo: Path, args: list[str], input_bytes: bytes | None = None) -> bytes
     return result.stdout
 
 
-def load_rescorer(path: Path | None) -> Any | None:
+def load_rescorer(path: Path | None, fusion: float = 0.0) -> Any | None:
+    """The cross-encoder at ``path`` (None without one), its order fused with the first stage's by ``fusion``."""
     if path is None:
         return None
+    from reranker.config import RerankConfig
     from reranker.model import load_rescorer as load
 
-    return load(path)
+    return load(path, RerankConfig(first_stage_weight=fusion))
 
 
 def localize_with_index(index: "Index", issue: str, config: LocalizeConfig, rescorer: Any | None = None) -> Localization:
@@ -652,7 +658,7 @@ def localize_issue(
     else:
         assert config.repo is not None
         index = revision_index(config.repo, config.rev, config, encoder, show_progress)
-    return localize_with_index(index, issue_text, config, load_rescorer(config.rerank))
+    return localize_with_index(index, issue_text, config, load_rescorer(config.rerank, config.rerank_fusion))
 
 
 # ------------------------------------------------------------------------------------- evaluation
@@ -915,7 +921,7 @@ def evaluate_localization(
     started = time.perf_counter()
     instances = read_instances(instances_path)
     gold = read_gold(gold_path)
-    rescorer = load_rescorer(config.rerank)
+    rescorer = load_rescorer(config.rerank, config.rerank_fusion)
     results: list[InstanceResult] = []
     skipped: list[tuple[str, str]] = []
     for number, instance in enumerate(instances, start=1):

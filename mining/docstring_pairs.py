@@ -3,7 +3,8 @@
 The query is the first paragraph of a function's docstring (for languages without
 docstrings, the leading comment the chunker attaches as ``extra["docstring"]``), cut before
 any parameter section; the positive is the function with the docstring removed, so a model
-cannot match the query against its own copy inside the code. As in CodeSearchNet, pairs
+cannot match the query against its own copy inside the code (``keep_docstring`` leaves it
+in, for models meant for corpora whose code keeps its docstrings, as CoSQA's). As in CodeSearchNet, pairs
 are dropped when the query is too short or boilerplate (TODO, auto-generated, parameters
 only, a restatement of the function name), when the function is shorter than three lines,
 is a test, or is a ``__dunder__`` method.
@@ -158,7 +159,7 @@ def pair_from_chunk(chunk: Chunk, config: PairsConfig, repo: str, rev: str) -> t
     words = query.split()
     if len(words) > config.max_query_words:
         query = " ".join(words[: config.max_query_words])
-    code = textwrap.dedent(code_without_docstring(chunk))
+    code = textwrap.dedent(chunk.text if config.keep_docstring else code_without_docstring(chunk))
     if sum(1 for line in code.split("\n") if line.strip()) < config.min_code_lines:
         return None, "short-code"
     if len(code) > config.max_code_chars:

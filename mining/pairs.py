@@ -129,6 +129,10 @@ class PairsConfig:
     max_code_chars: int = field(default=20_000, metadata={"help": "positives longer than this are dropped"})
     include_tests: bool = field(default=False, metadata={"help": "keep test functions and files under test dirs"})
     include_dunder: bool = field(default=False, metadata={"help": "keep __dunder__ methods (CodeSearchNet drops them)"})
+    keep_docstring: bool = field(
+        default=False,
+        metadata={"help": "keep the docstring in the positive (it then holds the query): for corpora that keep docstrings, as CoSQA's"},
+    )
     # commit pairs
     max_commits: int | None = field(default=None, metadata={"help": "commits: read at most this many (newest first)"})
     max_files_per_commit: int = field(default=20, metadata={"help": "commits touching more files are skipped as huge"})

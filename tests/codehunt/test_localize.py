@@ -251,6 +251,8 @@ def test_level_and_bad_input(shop, encoder) -> None:  # noqa: ANN001
         localize_issue(ISSUE, LocalizeConfig(), encoder=encoder)
     with pytest.raises(BadInputError, match="level"):
         LocalizeConfig(level="module")
+    with pytest.raises(BadInputError, match="rerank_fusion"):
+        LocalizeConfig(rerank_fusion=-0.5)
     with pytest.raises(BadInputError):
         localize_issue(ISSUE, config_for(shop, rev="no-such-rev"), encoder=encoder)
 

@@ -245,3 +245,12 @@ def test_query_problem(query: str, cut: bool, qualname: str, problem: str | None
 )
 def test_is_test_code(path: str, qualname: str, expected: bool) -> None:
     assert is_test_code(path, qualname) is expected
+
+
+def test_keep_docstring_leaves_the_whole_function_in_the_positive(tmp_path: Path) -> None:
+    write_package(tmp_path / "project")
+    output = tmp_path / "pairs.jsonl"
+    mine_pairs(PairsConfig(source=tmp_path / "project", output=output, keep_docstring=True))
+    perimeter = {pair.qualname: pair for pair in read_pairs(output)}["Polygon.perimeter"]
+    assert perimeter.positive.startswith('def perimeter(self):\n    """Sum the lengths of all edges of the polygon, closing it.')
+    assert perimeter.query in perimeter.positive
