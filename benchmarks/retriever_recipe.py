@@ -2,7 +2,8 @@
 
     flock /tmp/codehunt-heavy.lock python benchmarks/retriever_recipe.py --work /tmp/recipe [--swe-repos DIR]
 
-1. Mine pairs from real sources: the installed standard library's docstrings, CoNaLa's
+1. Mine pairs from real sources: the installed standard library's docstrings (positives
+   without their docstrings as in CodeSearchNet, or with them: ``--keep-docstring``), CoNaLa's
    training pairs (``../shared/data/conala``) and — with ``--swe-repos`` — SWE-bench
    Verified dev issues of the repositories found there.
 2. Consistency-filter them (CoRNStack, top-2) and mine hard negatives (dense + BM25).
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--queue-size", type=int, default=1024)
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--sets", nargs="+", default=["cosqa", "csn_ruby"])
+    parser.add_argument("--keep-docstring", action="store_true",
+                        help="stdlib positives keep their docstrings, as CoSQA's code does (use another --work)")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,8 @@ def main() -> None:
     pairs = work / "pairs.jsonl"
     if not pairs.is_file():
         stdlib = sysconfig.get_paths()["stdlib"]
-        codehunt("mine", "pairs", stdlib, "--kind", "docstring", "-o", str(work / "pairs.stdlib.jsonl"))
+        codehunt("mine", "pairs", stdlib, "--kind", "docstring", "-o", str(work / "pairs.stdlib.jsonl"),
+                 *(["--keep-docstring"] if args.keep_docstring else []))
         codehunt("mine", "pairs", str(args.data / "conala" / "train_pairs.jsonl"), "--kind", "file", "-o", str(work / "pairs.conala.jsonl"))
         parts = [work / "pairs.stdlib.jsonl", work / "pairs.conala.jsonl"]
         if args.swe_repos:
