@@ -75,3 +75,11 @@ def test_mine_train_index_and_rerank_through_the_cli(tmp_path):
     hits = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(hits) == 5 and len({h["doc_id"] for h in hits}) == 5
     assert [h["rank"] for h in hits] == [1, 2, 3, 4, 5]
+
+    # a heavy first-stage weight in the fusion keeps the first stage's order among the reranked candidates
+    plain = runner.invoke(app, ["search", "parse a date string", "-i", str(index), "--json", "-k", "5"])
+    fused = runner.invoke(app, ["search", "parse a date string", "-i", str(index), "--json", "--rerank", str(reranker),
+                                "--rerank-depth", "5", "-k", "5", "--rerank-fusion", "100"])
+    assert plain.exit_code == 0 and fused.exit_code == 0, fused.output
+    order = [[json.loads(line)["doc_id"] for line in r.stdout.splitlines()] for r in (plain, fused)]
+    assert order[0] == order[1]
