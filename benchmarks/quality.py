@@ -1,11 +1,13 @@
 """Quality benchmark: every system on every dev set, side by side, in one run.
 
 Rows: BM25, the untrained default encoder (dense), hybrid (RRF), and — when given — a
-trained retriever (dense and hybrid), each optionally followed by a reranker. Columns:
-nDCG@10, MRR@10, Recall@1, Recall@10 per set, plus search wall time. Indexes are cached
+trained retriever (dense and hybrid), each optionally followed by a reranker — alone, or
+fused with the first stage's order at each ``--rerank-fusion`` weight. Columns: nDCG@10,
+MRR@10, Recall@1, Recall@10 per set, plus search wall time. Indexes are cached
 (``$CODEHUNT_CACHE``), so the embedding cost is paid once per (corpus, model).
 
-    python benchmarks/quality.py [--retriever MODEL_DIR] [--reranker RERANKER_DIR] [--json out.json]
+    python benchmarks/quality.py [--retriever MODEL_DIR] [--reranker RERANKER_DIR [--rerank-fusion 0 1 2]
+        [--rerank-modes bm25 dense] [--rerank-depth 30]] [--json out.json]
 """
 from __future__ import annotations
 
