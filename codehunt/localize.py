@@ -48,7 +48,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from codehunt.issue_text import IssueEvidence, extract_evidence, path_match_length, split_issue
 from index.errors import BadInputError
@@ -59,7 +59,6 @@ from mining.issue_pairs import read_instances as read_swebench_instances
 if TYPE_CHECKING:
     from index.encoder import Encoder
     from index.index import Index
-    from index.sources import SourceFile
     from index.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
@@ -544,7 +543,7 @@ def revision_index(
     Nothing is checked out: blobs are read with ``git cat-file``, so bare clones work. The
     embedding cache makes a new revision cost only the units whose text changed.
     """
-    from index.corpus import chunk_files, read_codebase
+    from index.corpus import read_codebase
     from index.index import Index
     from index.sources import resolve_revision
 
@@ -558,54 +557,12 @@ def revision_index(
     encoder = encoder if encoder is not None else make_encoder(config)
     index_config = index_config_for(config)
     started = time.perf_counter()
-    try:
-        corpus = read_codebase(repo, commit, index_config.corpus)
-    except ValueError:  # `git ls-tree --long` says BAD for a blob the clone lacks (partial or size-capped clones)
-        log.warning("%s@%s lacks some blobs; indexing the ones present", repo, commit[:12])
-        corpus = chunk_files(present_blobs(repo, commit, index_config.corpus), index_config.corpus)
+    corpus = read_codebase(repo, commit, index_config.corpus)  # blobs a partial clone lacks are skipped
     index = Index.build_from_corpus(
         corpus, path, index_config, encoder, show_progress, {"path": str(repo.resolve()), "rev": commit}
     )
     log.info("indexed %s@%s (%d units) in %.1fs", repo, commit[:12], index.manifest.unit_count, time.perf_counter() - started)
     return index
-
-
-def present_blobs(repo: Path, commit: str, config: Any) -> Iterator["SourceFile"]:
-    """The files of ``commit`` like ``index.sources.iter_git_revision``, tolerating blobs the clone lacks.
-
-    A lacking blob (``git ls-tree --long`` prints ``BAD`` for its size; snapshots and
-    size-capped clones leave out large files) comes back with no data, so the corpus records it
-    as skipped instead of the whole revision failing.
-    """
-    from index.corpus import path_skip_reason
-    from index.sources import SourceFile
-
-    listing = _git(repo, ["ls-tree", "-r", "-z", "--long", commit])
-    entries: list[tuple[str, str, int]] = []
-    for line in listing.decode("utf-8", "surrogateescape").split("\0"):
-        if not line:
-            continue
-        meta, path = line.split("\t", 1)
-        mode, kind, sha, size = meta.split()
-        if kind == "blob" and mode != "120000":
-            entries.append((path, sha, int(size) if size.isdigit() else -1))
-    entries.sort()
-    wanted = [sha for path, sha, size in entries if 0 <= size <= config.source.max_file_bytes and path_skip_reason(path, config) is None]
-    blobs: dict[str, bytes] = {}
-    if wanted:
-        out = _git(repo, ["cat-file", "--batch"], ("\n".join(wanted) + "\n").encode("ascii"))
-        position = 0
-        while position < len(out):
-            header_end = out.index(b"\n", position)
-            header = out[position:header_end].decode("ascii").split()
-            if len(header) != 3:  # "<sha> missing"
-                position = header_end + 1
-                continue
-            start = header_end + 1
-            blobs[header[0]] = out[start : start + int(header[2])]
-            position = start + int(header[2]) + 1
-    for path, sha, size in entries:
-        yield SourceFile(path, blobs.get(sha), max(size, 0))
 
 
 def _git(repo: Path, args: list[str], input_bytes: bytes | None = None) -> bytes:

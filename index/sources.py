@@ -125,7 +125,10 @@ def iter_git_revision(
 ) -> Iterator[SourceFile]:
     """Yield every blob of ``rev`` (a commit, tag or branch) without checking it out.
 
-    Blobs for which ``wanted(path)`` is false are yielded without being read.
+    Blobs for which ``wanted(path)`` is false are yielded without being read. A blob the clone
+    lacks (``git ls-tree --long`` prints ``BAD`` for its size; snapshots and size-capped clones
+    leave out large files) comes back with no data, so the corpus records it as skipped
+    instead of the whole revision failing.
     """
     if not repo.exists():
         raise BadInputError(f"{repo} does not exist: pass a git repository (work tree or bare)")
@@ -137,11 +140,11 @@ def iter_git_revision(
         meta, path = line.split("\t", 1)
         mode, kind, sha, size = meta.split()
         if kind == "blob" and mode != "120000":
-            entries.append((path, sha, int(size)))
+            entries.append((path, sha, int(size) if size.isdigit() else -1))  # -1: the object is missing
     entries.sort()
-    blobs = _read_blobs(repo, [sha for path, sha, size in entries if size <= config.max_file_bytes and wanted(path)])
+    blobs = _read_blobs(repo, [sha for path, sha, size in entries if 0 <= size <= config.max_file_bytes and wanted(path)])
     for path, sha, size in entries:
-        yield SourceFile(path, blobs.get(sha), size)
+        yield SourceFile(path, blobs.get(sha), max(size, 0))
 
 
 def _read_blobs(repo: Path, shas: list[str]) -> dict[str, bytes]:
@@ -153,7 +156,11 @@ def _read_blobs(repo: Path, shas: list[str]) -> dict[str, bytes]:
     position = 0
     while position < len(out):
         header_end = out.index(b"\n", position)
-        sha, _kind, size = out[position:header_end].decode("ascii").split()
+        header = out[position:header_end].decode("ascii").split()
+        if len(header) != 3:  # "<sha> missing"
+            position = header_end + 1
+            continue
+        sha, _kind, size = header
         start = header_end + 1
         blobs[sha] = out[start : start + int(size)]
         position = start + int(size) + 1

@@ -6,26 +6,17 @@ gradients, so both processes end with identical weights, and both write their RN
 from __future__ import annotations
 
 import json
-import os
-import socket
 from pathlib import Path
 
 import pytest
 
+from tests.distributed import join_process_group, run_two_processes, write_report
+
 torch = pytest.importorskip("torch")
-import torch.multiprocessing as mp  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _worker(rank: int, world: int, port: int, config_json: dict, report_dir: str) -> None:
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
-                       "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": str(world)})
-    torch.set_num_threads(1)
+    join_process_group(rank, world, port)
     from reranker.config import RerankerTrainConfig
     from reranker.train import RerankerTrainingRun
 
@@ -36,7 +27,7 @@ def _worker(rank: int, world: int, port: int, config_json: dict, report_dir: str
     report = {"world": run.world, "rows": [[int(r) for r in run.order.rows(m, rank)] for m in range(2)],
               "weights_sum": float(weights.double().sum()), "classifier": weights[-385:].tolist(),
               "moved": float((weights - before).abs().max())}
-    Path(report_dir, f"rank-{rank}.json").write_text(json.dumps(report), encoding="utf-8")
+    write_report(report_dir, rank, report)
     run.accelerator.end_training()
 
 
@@ -54,8 +45,7 @@ def test_two_process_gloo_training_keeps_replicas_equal(shared_data: Path, tmp_p
     config = RerankerTrainConfig(data=str(triples), output_dir=str(tmp_path / "model"), group_size=3, batch_size=2,
                                  steps=2, lr=1e-4, max_length=48, max_query_length=12, precision="fp32",
                                  checkpoint_every=2, cache_dir=str(tmp_path / "hf-cache"))
-    mp.spawn(_worker, args=(2, _free_port(), config.to_json(), str(tmp_path)), nprocs=2, join=True)
-    reports = [json.loads((tmp_path / f"rank-{r}.json").read_text(encoding="utf-8")) for r in range(2)]
+    reports = run_two_processes(_worker, config.to_json(), tmp_path)
     assert [r["world"] for r in reports] == [2, 2]
     shard0, shard1 = (set(sum(r["rows"], [])) for r in reports)
     assert not shard0 & shard1 and len(shard0 | shard1) == 8  # disjoint slices covering the data

@@ -5,28 +5,17 @@ processes end with the same queues holding both shards' keys, and DDP keeps the 
 """
 from __future__ import annotations
 
-import json
-import os
-import socket
 from pathlib import Path
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 
 from retriever.data import stable_id
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.distributed import join_process_group, run_two_processes, write_report
 
 
 def _worker(rank: int, world: int, port: int, config_json: dict, report_dir: str) -> None:
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
-                       "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": str(world)})
-    torch.set_num_threads(1)
+    join_process_group(rank, world, port)
     from retriever.config import RetrieverTrainConfig
     from retriever.train import TrainingRun
 
@@ -37,7 +26,7 @@ def _worker(rank: int, world: int, port: int, config_json: dict, report_dir: str
     report = {"world": run.world, "doc_ids": doc_ids.tolist(), "queue_sum": float(embeddings.double().sum()),
               "weights_sum": float(weights.double().sum()), "weights_head": weights[:64].tolist(),
               "rows": [[int(r) for r in run.order.rows(m, rank)] for m in range(2)]}
-    Path(report_dir, f"rank-{rank}.json").write_text(json.dumps(report), encoding="utf-8")
+    write_report(report_dir, rank, report)
     run.accelerator.end_training()
 
 
@@ -45,8 +34,7 @@ def _worker(rank: int, world: int, port: int, config_json: dict, report_dir: str
 def test_two_process_gloo_training_gathers_keys(triples_file: Path, make_config, tmp_path: Path) -> None:
     config = make_config(triples_file, tmp_path / "model", queue_size=8, steps=2, queue_warmup=False, hard_negatives=1,
                          checkpoint_every=2, mochi="4,1,1")
-    mp.spawn(_worker, args=(2, _free_port(), config.to_json(), str(tmp_path)), nprocs=2, join=True)
-    reports = [json.loads((tmp_path / f"rank-{r}.json").read_text(encoding="utf-8")) for r in range(2)]
+    reports = run_two_processes(_worker, config.to_json(), tmp_path)
     assert [r["world"] for r in reports] == [2, 2]
     rows0, rows1 = reports[0]["rows"], reports[1]["rows"]
     assert not set(sum(rows0, [])) & set(sum(rows1, []))  # the shards are disjoint
