@@ -27,7 +27,7 @@ from rich.table import Table
 
 from codehunt.beir import load_beir
 from codehunt.evaluate import open_or_build_index, run_queries
-from index.metrics import evaluate_run
+from index.metrics import MetricReport, evaluate_run, paired_bootstrap
 
 VARIANTS: dict[str, list[str]] = {
     "in-batch only": ["--queue-size", "0", "--hard-negatives", "0"],
@@ -45,14 +45,19 @@ def codehunt(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "codehunt", *args], check=True)
 
 
-def evaluate_model(data_dir: Path, sets: list[str], model: str, mode: str) -> dict[str, dict[str, float]]:
-    results = {}
+def evaluate_reports(data_dir: Path, sets: list[str], model: str, mode: str) -> dict[str, MetricReport]:
+    """Per-set metric reports (aggregate and per query) of one model, dense or BM25, on the dev splits."""
+    reports = {}
     for name in sets:
         data = load_beir(data_dir / name, "dev")
         index = open_or_build_index(data.corpus_path, None, model)
-        metrics = evaluate_run(data.qrels, run_queries(index, data.queries, mode)).aggregate
-        results[name] = {k: metrics[k] for k in ("ndcg_at_10", "mrr_at_10", "recall_at_10")}
-    return results
+        reports[name] = evaluate_run(data.qrels, run_queries(index, data.queries, mode))
+    return reports
+
+
+def evaluate_model(data_dir: Path, sets: list[str], model: str, mode: str) -> dict[str, dict[str, float]]:
+    return {name: {k: report.aggregate[k] for k in ("ndcg_at_10", "mrr_at_10", "recall_at_10")}
+            for name, report in evaluate_reports(data_dir, sets, model, mode).items()}
 
 
 def main() -> None:
@@ -69,6 +74,8 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=["cosqa", "csn_ruby"])
     parser.add_argument("--keep-docstring", action="store_true",
                         help="stdlib positives keep their docstrings, as CoSQA's code does (use another --work)")
+    parser.add_argument("--query-style", choices=["as-is", "web"], default="as-is",
+                        help="web: mined queries rewritten as search-box queries, as CoSQA's are (use another --work)")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -76,9 +83,11 @@ def main() -> None:
     pairs = work / "pairs.jsonl"
     if not pairs.is_file():
         stdlib = sysconfig.get_paths()["stdlib"]
-        codehunt("mine", "pairs", stdlib, "--kind", "docstring", "-o", str(work / "pairs.stdlib.jsonl"),
+        style = ["--query-style", args.query_style]
+        codehunt("mine", "pairs", stdlib, "--kind", "docstring", "-o", str(work / "pairs.stdlib.jsonl"), *style,
                  *(["--keep-docstring"] if args.keep_docstring else []))
-        codehunt("mine", "pairs", str(args.data / "conala" / "train_pairs.jsonl"), "--kind", "file", "-o", str(work / "pairs.conala.jsonl"))
+        codehunt("mine", "pairs", str(args.data / "conala" / "train_pairs.jsonl"), "--kind", "file",
+                 "-o", str(work / "pairs.conala.jsonl"), *style)
         parts = [work / "pairs.stdlib.jsonl", work / "pairs.conala.jsonl"]
         if args.swe_repos:
             codehunt("mine", "pairs", str(args.data / "swebench" / "verified_dev.jsonl"), "--kind", "issues",
@@ -90,9 +99,10 @@ def main() -> None:
         codehunt("mine", "filter", str(pairs), "-o", str(work / "pairs.filtered.jsonl"), "--cache-dir", str(work / "cache"))
         codehunt("mine", "negatives", str(work / "pairs.filtered.jsonl"), "-o", str(triples), "--cache-dir", str(work / "cache"))
 
-    rows: list[tuple[str, dict, dict | None]] = [
-        ("BM25", evaluate_model(args.data, args.sets, "default", "bm25"), None),
-        ("untrained default (dense)", evaluate_model(args.data, args.sets, "default", "dense"), None),
+    base_reports = evaluate_reports(args.data, args.sets, "default", "dense")
+    rows: list[tuple[str, dict[str, MetricReport], dict | None]] = [
+        ("BM25", evaluate_reports(args.data, args.sets, "default", "bm25"), None),
+        ("untrained default (dense)", base_reports, None),
     ]
     common = ["--steps", str(args.steps), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
               "--queue-size", str(args.queue_size), "--max-seq-length", str(args.max_seq_length), "--overwrite"]
@@ -101,22 +111,35 @@ def main() -> None:
         if not (model_dir / "codehunt_training.json").is_file():
             codehunt("train", "retriever", str(triples), "-o", str(model_dir), *common, *VARIANTS[name])
         info = json.loads((model_dir / "codehunt_training.json").read_text(encoding="utf-8"))
-        rows.append((name, evaluate_model(args.data, args.sets, str(model_dir.resolve()), "dense"), info))
-        print(f"{name}: {rows[-1][1]}", file=sys.stderr, flush=True)
+        rows.append((name, evaluate_reports(args.data, args.sets, str(model_dir.resolve()), "dense"), info))
+        print(f"{name}: {({s: rows[-1][1][s].aggregate['ndcg_at_10'] for s in args.sets})}", file=sys.stderr, flush=True)
 
-    table = Table(title=f"Retriever ablation: {args.steps} steps x {args.batch_size} pairs, lr {args.lr}, dense search, dev splits")
+    title = (f"Retriever ablation: {args.steps} steps x {args.batch_size} pairs, lr {args.lr}, query style "
+             f"{args.query_style}, dense search, dev splits; delta = nDCG@10 minus the untrained model's, "
+             "[95% paired bootstrap interval], queries won/lost")
+    table = Table(title=title)
     table.add_column("system")
     for name in args.sets:
         table.add_column(f"{name} nDCG@10", justify="right")
         table.add_column(f"{name} MRR@10", justify="right")
+        table.add_column(f"{name} delta", justify="right")
     table.add_column("train pairs/s", justify="right")
     table.add_column("peak RSS MB", justify="right")
-    for name, metrics, info in rows:
-        cells = [f"{metrics[s][m]:.4f}" for s in args.sets for m in ("ndcg_at_10", "mrr_at_10")]
+    records = []
+    for name, reports, info in rows:
+        cells, record = [], {"system": name, "metrics": {}, "training": info}
+        for s in args.sets:
+            report = reports[s]
+            change = paired_bootstrap(base_reports[s], report)
+            cells += [f"{report.aggregate['ndcg_at_10']:.4f}", f"{report.aggregate['mrr_at_10']:.4f}",
+                      f"{change.delta:+.4f} [{change.low:+.4f}, {change.high:+.4f}] {change.wins}/{change.losses}"]
+            record["metrics"][s] = {k: report.aggregate[k] for k in ("ndcg_at_10", "mrr_at_10", "recall_at_10")}
+            record["metrics"][s]["ndcg_at_10_vs_untrained"] = vars(change)
         cells += [f"{info['pairs_per_second']:.1f}", f"{info['peak_rss_mb']:.0f}"] if info else ["-", "-"]
         table.add_row(name, *cells)
-    Console(width=200).print(table)
-    (work / "ablation.json").write_text(json.dumps([{"system": n, "metrics": m, "training": i} for n, m, i in rows], indent=2), encoding="utf-8")
+        records.append(record)
+    Console(width=240).print(table)
+    (work / "ablation.json").write_text(json.dumps(records, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

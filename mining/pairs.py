@@ -133,6 +133,10 @@ class PairsConfig:
         default=False,
         metadata={"help": "keep the docstring in the positive (it then holds the query): for corpora that keep docstrings, as CoSQA's"},
     )
+    query_style: str = field(
+        default="as-is",
+        metadata={"help": "as-is | web: rewrite queries as search-box queries ('python get number of items in queue'), for CoSQA-like users"},
+    )
     # commit pairs
     max_commits: int | None = field(default=None, metadata={"help": "commits: read at most this many (newest first)"})
     max_files_per_commit: int = field(default=20, metadata={"help": "commits touching more files are skipped as huge"})
@@ -147,6 +151,10 @@ class PairsConfig:
     def __post_init__(self) -> None:
         if self.kind not in PAIR_KINDS:
             raise BadInputError(f"unknown pair source {self.kind!r}: choose one of {', '.join(PAIR_KINDS)}")
+        from mining.query_style import QUERY_STYLES
+
+        if self.query_style not in QUERY_STYLES:
+            raise BadInputError(f"unknown query style {self.query_style!r}: choose one of {', '.join(QUERY_STYLES)}")
         if self.limit is not None and self.limit <= 0:
             raise BadInputError(f"--limit must be positive, got {self.limit}")
 
@@ -209,9 +217,21 @@ def mine_pairs(config: PairsConfig, show_progress: bool = False) -> MinePairsRes
 
         pairs = load_pair_file(source, config, dropped)
     kept = _limit(dedupe_pairs(pairs, dropped) if config.dedupe else pairs, config.limit)
+    if config.query_style == "web":
+        kept = _web_style(kept)
     count = write_jsonl_atomic(Path(config.output), (pair.to_json() for pair in kept))
     log.info("wrote %d %s pairs to %s (dropped: %s)", count, kind, config.output, dict(dropped))
     return MinePairsResult(Path(config.output), kind, count, dict(sorted(dropped.items())))
+
+
+def _web_style(pairs: Iterable[Pair]) -> Iterator[Pair]:
+    """Rewrite each query as a search-box query (``mining.query_style``); the positive's id picks the form."""
+    from dataclasses import replace
+
+    from mining.query_style import web_style_query
+
+    for pair in pairs:
+        yield replace(pair, query=web_style_query(pair.query, pair.positive_id))
 
 
 def _limit(pairs: Iterable[Pair], limit: int | None) -> Iterator[Pair]:

@@ -5,7 +5,7 @@ Three layouts are accepted:
 * triples JSONL, the mining output: ``anchor, positive, negative_1..n`` (the
   sentence-transformers column convention), optionally ``positive_id``, ``negative_<k>_id``
   and score columns (ignored);
-* pairs JSONL: ``query, code``, optionally ``positive_id`` / ``code_id`` / ``corpus_id``;
+* pairs JSONL: ``query, code`` or ``query, positive`` (``codehunt mine pairs`` output), optionally ``positive_id`` / ``code_id`` / ``corpus_id``;
 * a BEIR folder: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv`` (score > 0).
 
 Every code text gets a document id (its id column, else a hash of its text) and every text a
@@ -102,12 +102,13 @@ def load_training_data(path: str | Path, hard_negatives: int = 7, beir_split: st
         pairs = [(name, f"{name}_id" if f"{name}_id" in names else None) for _, name in negatives]
         id_column = "positive_id" if "positive_id" in names else None
         return TrainingData(dataset, "anchor", "positive", id_column, pairs, hard_negatives, str(path))
-    if {"query", "code"} <= names:
-        id_column = next((c for c in CODE_ID_COLUMNS if c in names), None)
-        return TrainingData(dataset, "query", "code", id_column, [], 0, str(path))
+    for code_column in ("code", "positive"):
+        if {"query", code_column} <= names:
+            id_column = next((c for c in CODE_ID_COLUMNS if c in names), None)
+            return TrainingData(dataset, "query", code_column, id_column, [], 0, str(path))
     raise TrainingDataError(
         f"{path}: columns {sorted(names)} match no known layout; expected anchor, positive, negative_1..n "
-        "(mining triples) or query, code (pairs)"
+        "(mining triples), query, code or query, positive (pairs, as `codehunt mine pairs` writes)"
     )
 
 

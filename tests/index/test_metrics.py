@@ -190,3 +190,22 @@ def test_tie_order_matters_in_the_differential_data() -> None:
         return out
 
     assert evaluate_run(qrels, strict(True), ks=KS).aggregate != evaluate_run(qrels, strict(False), ks=KS).aggregate
+
+
+def test_paired_bootstrap_interval_brackets_the_mean_difference_and_counts_wins() -> None:
+    from index.metrics import paired_bootstrap
+
+    qrels = {f"q{i}": {"good": 1} for i in range(40)}
+    first = {q: {"good": 1.0, "bad": 0.0} for q in qrels}  # rank 1 everywhere: nDCG@10 = 1
+    # the second system puts the answer at rank 2 (nDCG 1/log2(3)) on 10 of the 40 queries
+    second = {q: ({"good": 0.0, "bad": 1.0} if i < 10 else {"good": 1.0, "bad": 0.0}) for i, q in enumerate(qrels)}
+    baseline, system = evaluate_run(qrels, second), evaluate_run(qrels, first)
+    result = paired_bootstrap(baseline, system)
+    expected = 10 * (1 - 1 / math.log2(3)) / 40
+    assert result.delta == pytest.approx(expected)
+    assert 0 < result.low < expected < result.high < 2 * expected
+    assert (result.wins, result.losses) == (10, 0)
+    same = paired_bootstrap(baseline, baseline)
+    assert (same.delta, same.low, same.high, same.wins, same.losses) == (0.0, 0.0, 0.0, 0, 0)
+    with pytest.raises(BadInputError, match="same queries"):
+        paired_bootstrap(baseline, evaluate_run({"q0": {"good": 1}}, first))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from index.errors import BadInputError
 from mining.docstring_pairs import first_paragraph, is_test_code, query_problem
 from mining.pairs import PairsConfig, mine_pairs, read_pairs
 
@@ -254,3 +255,19 @@ def test_keep_docstring_leaves_the_whole_function_in_the_positive(tmp_path: Path
     perimeter = {pair.qualname: pair for pair in read_pairs(output)}["Polygon.perimeter"]
     assert perimeter.positive.startswith('def perimeter(self):\n    """Sum the lengths of all edges of the polygon, closing it.')
     assert perimeter.query in perimeter.positive
+
+
+def test_web_query_style_rewrites_every_query_and_keeps_the_pair(tmp_path: Path) -> None:
+    write_package(tmp_path / "project")
+    plain, web = tmp_path / "plain.jsonl", tmp_path / "web.jsonl"
+    mine_pairs(PairsConfig(source=tmp_path / "project", output=plain))
+    mine_pairs(PairsConfig(source=tmp_path / "project", output=web, query_style="web"))
+    before, after = read_pairs(plain), read_pairs(web)
+    assert [p.positive_id for p in before] == [p.positive_id for p in after]
+    assert [p.positive for p in before] == [p.positive for p in after]
+    for old, new in zip(before, after):
+        assert new.query != old.query and new.query == new.query.lower() and "python" in new.query.split()
+    perimeter = {pair.qualname: pair for pair in after}["Polygon.perimeter"]
+    assert "sum lengths of all edges of polygon closing it" in perimeter.query
+    with pytest.raises(BadInputError, match="unknown query style"):
+        PairsConfig(source=tmp_path, output=web, query_style="bing")

@@ -34,6 +34,19 @@ def test_pairs_use_corpus_id_or_text_hash(pairs_file: Path, tmp_path: Path) -> N
     assert load_training_data(bare, cache_dir=str(tmp_path)).batch([0]).code_doc_ids == [stable_id("x = 1")]
 
 
+def test_mined_pairs_train_as_they_are_written(tmp_path: Path) -> None:
+    from mining.pairs import Pair
+
+    mined = tmp_path / "pairs.jsonl"
+    pairs = [Pair("sum two numbers", "def add(a, b):\n    return a + b", "lib.py::add", "docstring"),
+             Pair("read a file", "def read(p):\n    return open(p).read()", "lib.py::read", "docstring")]
+    mined.write_text("".join(json.dumps(pair.to_json()) + "\n" for pair in pairs), encoding="utf-8")
+    batch = load_training_data(mined, cache_dir=str(tmp_path)).batch([1, 0])
+    assert batch.queries == ["read a file", "sum two numbers"]
+    assert batch.codes == [pairs[1].positive, pairs[0].positive]
+    assert batch.code_doc_ids == [stable_id("lib.py::read"), stable_id("lib.py::add")]
+
+
 def test_beir_folder(tmp_path: Path) -> None:
     folder = tmp_path / "beir"
     (folder / "qrels").mkdir(parents=True)

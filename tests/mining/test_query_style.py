@@ -1,0 +1,64 @@
+"""The web query style: each rule on real docstring summaries, determinism, and the fallback."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from mining.query_style import WebQueryStyle, base_form, first_sentence, web_style_query
+
+NO_LANGUAGE_CHOICE = WebQueryStyle(prefix_share=1.0, suffix_share=0.0, in_language_share=0.0)
+
+
+@pytest.mark.parametrize(("verb", "base"), [
+    ("returns", "return"), ("matches", "match"), ("applies", "apply"), ("pushes", "push"),
+    ("process", "process"), ("is", "is"), ("class", "class"), ("get", "get"), ("gets", "get"),
+])
+def test_base_form_of_leading_verbs(verb: str, base: str) -> None:
+    assert base_form(verb) == base
+
+
+def test_first_sentence_stops_at_the_first_sentence_end_but_not_inside_a_dotted_name() -> None:
+    assert first_sentence("Parse os.path values. Then more.") == "Parse os.path values"
+    assert first_sentence("Open the pty; acquire the terminal") == "Open the pty"
+    assert first_sentence("no end here") == "no end here"
+
+
+@pytest.mark.parametrize(("docstring", "expected"), [
+    ("Returns the number of items in the queue.", "python get number of items in queue"),
+    ("Return True if the path is a mount point.", "python check if path is a mount point"),
+    ("Return whether the `frame` is hidden.", "python check if frame is hidden"),
+    ("Matches the given pattern against 'text'. Raises ValueError.", "python match pattern against text"),
+    ("Construct a date from the ISO year, week number and weekday.", "python construct a date from iso year week number and weekday"),
+])
+def test_docstring_summaries_become_search_box_queries(docstring: str, expected: str) -> None:
+    assert web_style_query(docstring, "key", NO_LANGUAGE_CHOICE) == expected
+
+
+def test_queries_are_cut_to_max_words_and_never_name_the_language_twice() -> None:
+    style = WebQueryStyle(max_words=4, prefix_share=1.0, suffix_share=0.0, in_language_share=0.0)
+    assert web_style_query("Read a Python file from the disk and parse every line", "k", style) == "python read a file from"
+
+
+def test_the_same_key_gives_the_same_rewrite_and_keys_spread_over_every_form() -> None:
+    query = "Remove duplicate lines from a file."
+    assert web_style_query(query, "doc-1") == web_style_query(query, "doc-1")
+    forms = Counter()
+    for number in range(400):
+        rewritten = web_style_query(query, f"doc-{number}")
+        if rewritten.startswith("how to "):
+            forms["how to"] += 1
+        elif rewritten.startswith("python "):
+            forms["prefix"] += 1
+        elif rewritten.endswith(" in python"):
+            forms["in python"] += 1
+        else:
+            assert rewritten.endswith(" python")
+            forms["suffix"] += 1
+    assert set(forms) == {"how to", "prefix", "in python", "suffix"}
+    assert 0.35 < forms["prefix"] / 400 < 0.55  # the configured share is 0.45
+
+
+def test_a_query_with_too_little_left_is_kept_as_it_was() -> None:
+    assert web_style_query("`x`.", "k") == "`x`."
+    assert web_style_query("The python.", "k") == "The python."
