@@ -117,9 +117,9 @@ def test_eval_metrics_are_reproduced_by_pytrec_eval(mode, shared_data, tmp_path)
     qids = list(qrels_all)[:60]
     wanted_docs = {d for q in qids for d in qrels_all[q]}
     lines = (shared_data / "cosqa" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
-    docs = [l for l in lines if json.loads(l)["_id"] in wanted_docs] + lines[:340]
+    docs = [line for line in lines if json.loads(line)["_id"] in wanted_docs] + lines[:340]
     (beir / "corpus.jsonl").write_text("\n".join(dict.fromkeys(docs)) + "\n", encoding="utf-8")
-    queries = [l for l in (shared_data / "cosqa" / "queries.jsonl").read_text(encoding="utf-8").splitlines() if json.loads(l)["_id"] in qids]
+    queries = [line for line in (shared_data / "cosqa" / "queries.jsonl").read_text(encoding="utf-8").splitlines() if json.loads(line)["_id"] in qids]
     (beir / "queries.jsonl").write_text("\n".join(queries) + "\n", encoding="utf-8")
     (beir / "qrels" / "dev.tsv").write_text(
         "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q in qids for d in qrels_all[q]), encoding="utf-8"
