@@ -28,6 +28,7 @@ from rich.table import Table
 from codehunt.beir import load_beir
 from codehunt.evaluate import open_or_build_index, run_queries
 from index.metrics import MetricReport, evaluate_run, paired_bootstrap
+from mining.query_style import QUERY_STYLES
 
 VARIANTS: dict[str, list[str]] = {
     "in-batch only": ["--queue-size", "0", "--hard-negatives", "0"],
@@ -55,11 +56,6 @@ def evaluate_reports(data_dir: Path, sets: list[str], model: str, mode: str) -> 
     return reports
 
 
-def evaluate_model(data_dir: Path, sets: list[str], model: str, mode: str) -> dict[str, dict[str, float]]:
-    return {name: {k: report.aggregate[k] for k in ("ndcg_at_10", "mrr_at_10", "recall_at_10")}
-            for name, report in evaluate_reports(data_dir, sets, model, mode).items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/codehunt-recipe"))
@@ -74,7 +70,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=["cosqa", "csn_ruby"])
     parser.add_argument("--keep-docstring", action="store_true",
                         help="stdlib positives keep their docstrings, as CoSQA's code does (use another --work)")
-    parser.add_argument("--query-style", choices=["as-is", "web"], default="as-is",
+    parser.add_argument("--query-style", choices=QUERY_STYLES, default="as-is",
                         help="web: mined queries rewritten as search-box queries, as CoSQA's are (use another --work)")
     args = parser.parse_args()
     work = args.work

@@ -16,12 +16,13 @@ import json
 import logging
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from index.errors import BadInputError
 from index.storage import read_jsonl_objects
+from mining.query_style import QUERY_STYLES, web_style_query
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +152,6 @@ class PairsConfig:
     def __post_init__(self) -> None:
         if self.kind not in PAIR_KINDS:
             raise BadInputError(f"unknown pair source {self.kind!r}: choose one of {', '.join(PAIR_KINDS)}")
-        from mining.query_style import QUERY_STYLES
-
         if self.query_style not in QUERY_STYLES:
             raise BadInputError(f"unknown query style {self.query_style!r}: choose one of {', '.join(QUERY_STYLES)}")
         if self.limit is not None and self.limit <= 0:
@@ -226,10 +225,6 @@ def mine_pairs(config: PairsConfig, show_progress: bool = False) -> MinePairsRes
 
 def _web_style(pairs: Iterable[Pair]) -> Iterator[Pair]:
     """Rewrite each query as a search-box query (``mining.query_style``); the positive's id picks the form."""
-    from dataclasses import replace
-
-    from mining.query_style import web_style_query
-
     for pair in pairs:
         yield replace(pair, query=web_style_query(pair.query, pair.positive_id))
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 QUERY_STYLES = ("as-is", "web")
 
 _MARKUP = re.compile(r"[`'\"“”‘’\[\]{}()<>*_#|]")
-_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]`'\"])[.!?;:](?:\s|$)")
+_SENTENCE_END = re.compile(r"(?<=[A-Za-z0-9)\]`'\"])[.!?;:](?:\s|$)")
 _NON_WORD = re.compile(r"[^a-z0-9+.\-/ ]+")
 _STRAY_DOTS = re.compile(r"(?<![a-z0-9])[.\-/]+|[.\-/]+(?![a-z0-9])")
 _FILLER = frozenset({"the", "this", "that", "given", "specified", "supplied", "provided", "passed"})

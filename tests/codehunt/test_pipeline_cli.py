@@ -83,3 +83,24 @@ def test_mine_train_index_and_rerank_through_the_cli(tmp_path):
     assert plain.exit_code == 0 and fused.exit_code == 0, fused.output
     order = [[json.loads(line)["doc_id"] for line in r.stdout.splitlines()] for r in (plain, fused)]
     assert order[0] == order[1]
+
+
+@pytest.mark.slow
+def test_web_style_pairs_with_their_docstrings_train_a_retriever_directly(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    src = tmp_path / "src"
+    src.mkdir()
+    write_package(src)
+    pairs = tmp_path / "pairs.jsonl"
+    invoke("mine", "pairs", str(src), "--kind", "docstring", "--keep-docstring", "--query-style", "web", "-o", str(pairs))
+    mined = {p["qualname"]: p for p in map(json.loads, pairs.open(encoding="utf-8"))}
+    assert set(mined) == set(FUNCTIONS)
+    assert '"""Parse an ISO 8601 date string' in mined["parse_iso_date"]["positive"]
+    assert "parse an iso 8601 date string into a datetime object" in mined["parse_iso_date"]["query"]
+    assert all(p["query"] == p["query"].lower() and "python" in p["query"].split() for p in mined.values())
+
+    retriever = tmp_path / "retriever"  # the mined pairs.jsonl, unfiltered, is training data as it stands
+    invoke("train", "retriever", str(pairs), "-o", str(retriever), "--steps", "2", "--batch-size", "4",
+           "--queue-size", "0", "--max-seq-length", "64", "--precision", "fp32")
+    assert SentenceTransformer(str(retriever), device="cpu").encode(["python parse date"]).shape == (1, 384)

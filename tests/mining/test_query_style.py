@@ -21,6 +21,7 @@ def test_base_form_of_leading_verbs(verb: str, base: str) -> None:
 def test_first_sentence_stops_at_the_first_sentence_end_but_not_inside_a_dotted_name() -> None:
     assert first_sentence("Parse os.path values. Then more.") == "Parse os.path values"
     assert first_sentence("Open the pty; acquire the terminal") == "Open the pty"
+    assert first_sentence("Fetch the URL. Then more.") == "Fetch the URL"
     assert first_sentence("no end here") == "no end here"
 
 
