@@ -4,11 +4,13 @@
 
 1. Mine pairs from real sources: the installed standard library's docstrings (positives
    without their docstrings as in CodeSearchNet, or with them: ``--keep-docstring``), CoNaLa's
-   training pairs (``../shared/data/conala``) and — with ``--swe-repos`` — SWE-bench
+   training pairs (``../shared/data/conala``), their queries as written or rewritten as
+   search-box queries (``--query-style web``), and — with ``--swe-repos`` — SWE-bench
    Verified dev issues of the repositories found there.
 2. Consistency-filter them (CoRNStack, top-2) and mine hard negatives (dense + BM25).
 3. Train one retriever per ablation variant (same data, steps, seed) and evaluate each,
-   dense, on cosqa dev and csn_ruby dev, next to BM25 and the untrained model, in this run.
+   dense, on cosqa dev and csn_ruby dev, next to BM25 and the untrained model, in this run;
+   each row's nDCG@10 change from the untrained model comes with a 95% paired-bootstrap interval.
 
 Every step is a ``codehunt`` command, so each one can be re-run by hand.
 """
