@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from index.bm25 import BM25Index  # noqa: E402
-from index.tokenize import tokenize_code  # noqa: E402
+from codehunt.index.bm25 import BM25Index  # noqa: E402
+from codehunt.index.tokenize import tokenize_code  # noqa: E402
 
 
 def read_texts(path: Path, limit: int | None = None) -> list[str]:

@@ -43,9 +43,9 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
-    from index.corpus import Corpus, embedding_text, read_codebase
-    from index.encoder import EncoderConfig, SentenceTransformerEncoder, resolve_model_path
-    from index.index import Index, IndexConfig
+    from codehunt.index.corpus import Corpus, embedding_text, read_codebase
+    from codehunt.index.encoder import EncoderConfig, SentenceTransformerEncoder, resolve_model_path
+    from codehunt.index.index import Index, IndexConfig
 
     started = time.perf_counter()
     corpus = read_codebase(stdlib)

@@ -66,10 +66,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from index.encoder import EncoderConfig, SentenceTransformerEncoder
-    from mining.filter import FilterConfig, filter_consistent_pairs
-    from mining.negatives import NegativesConfig, mine_negatives
-    from mining.pairs import PairsConfig, mine_pairs
+    from codehunt.index.encoder import EncoderConfig, SentenceTransformerEncoder
+    from codehunt.mining.filter import FilterConfig, filter_consistent_pairs
+    from codehunt.mining.negatives import NegativesConfig, mine_negatives
+    from codehunt.mining.pairs import PairsConfig, mine_pairs
 
     work = args.work or Path(tempfile.mkdtemp(prefix="codehunt-mining-bench-"))
     work.mkdir(parents=True, exist_ok=True)

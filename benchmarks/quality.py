@@ -25,9 +25,9 @@ from rich.table import Table
 
 from codehunt.beir import load_beir
 from codehunt.evaluate import open_or_build_index, run_queries
-from index.metrics import evaluate_run
-from reranker.config import RerankConfig
-from reranker.model import CrossEncoderRescorer, load_rescorer
+from codehunt.index.metrics import evaluate_run
+from codehunt.reranker.config import RerankConfig
+from codehunt.reranker.model import CrossEncoderRescorer, load_rescorer
 
 SETS = ("cosqa", "csn_ruby")
 COLUMNS = ("ndcg_at_10", "mrr_at_10", "recall_at_1", "recall_at_10")

@@ -25,11 +25,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from index.bm25 import BM25Index  # noqa: E402
-from index.encoder import cpu_has_fast_bf16  # noqa: E402
-from index.tokenize import tokenize_code  # noqa: E402
-from reranker.config import RerankConfig  # noqa: E402
-from reranker.model import CrossEncoderRescorer, load_rescorer  # noqa: E402
+from codehunt.index.bm25 import BM25Index  # noqa: E402
+from codehunt.index.encoder import cpu_has_fast_bf16  # noqa: E402
+from codehunt.index.tokenize import tokenize_code  # noqa: E402
+from codehunt.reranker.config import RerankConfig  # noqa: E402
+from codehunt.reranker.model import CrossEncoderRescorer, load_rescorer  # noqa: E402
 
 
 def read_jsonl(path: Path) -> list[dict]:

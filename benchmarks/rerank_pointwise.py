@@ -19,9 +19,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from index.encoder import EncoderConfig, SentenceTransformerEncoder
-from reranker.evaluate import evaluate_bi_encoder_pointwise, evaluate_pointwise
-from reranker.model import load_rescorer
+from codehunt.index.encoder import EncoderConfig, SentenceTransformerEncoder
+from codehunt.reranker.evaluate import evaluate_bi_encoder_pointwise, evaluate_pointwise
+from codehunt.reranker.model import load_rescorer
 
 
 def main() -> None:

@@ -29,8 +29,8 @@ from rich.table import Table
 
 from codehunt.beir import load_beir
 from codehunt.evaluate import open_or_build_index, run_queries
-from index.metrics import MetricReport, evaluate_run, paired_bootstrap
-from mining.query_style import QUERY_STYLES
+from codehunt.index.metrics import MetricReport, evaluate_run, paired_bootstrap
+from codehunt.mining.query_style import QUERY_STYLES
 
 VARIANTS: dict[str, list[str]] = {
     "in-batch only": ["--queue-size", "0", "--hard-negatives", "0"],

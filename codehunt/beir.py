@@ -5,9 +5,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.errors import BadInputError
-from index.storage import read_jsonl_objects, write_jsonl_atomic
-from index.trec import read_qrels_tsv
+from codehunt.index.errors import BadInputError
+from codehunt.index.storage import read_jsonl_objects, write_jsonl_atomic
+from codehunt.index.trec import read_qrels_tsv
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,11 @@ def index_build(
     batch_size: int = typer.Option(64, "--batch-size", help="Texts per encoder forward pass."),
 ) -> None:
     """Index a codebase: chunk it into functions, embed them, and write FAISS + BM25 to OUTPUT."""
-    from index.corpus import CorpusConfig
-    from index.dense import DenseConfig
-    from index.encoder import EncoderConfig
-    from index.index import Index, IndexConfig
-    from index.sources import SourceConfig
+    from codehunt.index.corpus import CorpusConfig
+    from codehunt.index.dense import DenseConfig
+    from codehunt.index.encoder import EncoderConfig
+    from codehunt.index.index import Index, IndexConfig
+    from codehunt.index.sources import SourceConfig
 
     config = IndexConfig(
         encoder=EncoderConfig(model=model, precision=precision, batch_size=batch_size),
@@ -68,7 +68,7 @@ def index_build(
 @cli_errors
 def index_info(path: Path = typer.Argument(..., help="Index directory.")) -> None:
     """Print an index's manifest: encoder, dimension, counts, source, files."""
-    from index.manifest import IndexManifest
+    from codehunt.index.manifest import IndexManifest
 
     print(json.dumps(IndexManifest.read(path).to_json(), indent=2))
 
@@ -77,9 +77,9 @@ def index_info(path: Path = typer.Argument(..., help="Index directory.")) -> Non
 @cli_errors
 def index_verify(path: Path = typer.Argument(..., help="Index directory.")) -> None:
     """Check every file of an index against the sha256 recorded in its manifest (exit 1 on mismatch)."""
-    from index.errors import CorruptIndexError
-    from index.index import verify_checksums
-    from index.manifest import IndexManifest
+    from codehunt.index.errors import CorruptIndexError
+    from codehunt.index.index import verify_checksums
+    from codehunt.index.manifest import IndexManifest
 
     manifest = IndexManifest.read(path)
     problems = verify_checksums(path, manifest)
@@ -152,12 +152,12 @@ def eval_beir(
     """Run every query of a BEIR split and print nDCG/MRR/Recall/MAP/P at 1..100 (MTEB names)."""
     from codehunt.evaluate import evaluate_beir
     from codehunt.report import print_metrics, write_per_query
-    from index.trec import write_trec_run
+    from codehunt.index.trec import write_trec_run
 
     rescorer = None
     if rerank is not None:
-        from reranker.config import RerankConfig
-        from reranker.model import load_rescorer
+        from codehunt.reranker.config import RerankConfig
+        from codehunt.reranker.model import load_rescorer
 
         rescorer = load_rescorer(rerank, RerankConfig(first_stage_weight=rerank_fusion))
     result = evaluate_beir(folder, split, index_path, model, mode, rescorer, rerank_depth, show_progress=True)
@@ -180,25 +180,25 @@ app.add_typer(mine_app, name="mine")
 
 def _register_mine_commands() -> None:
     from codehunt.config_cli import config_command
-    from mining.filter import FilterConfig
-    from mining.negatives import NegativesConfig
-    from mining.pairs import PairsConfig
+    from codehunt.mining.filter import FilterConfig
+    from codehunt.mining.negatives import NegativesConfig
+    from codehunt.mining.pairs import PairsConfig
 
     def run_pairs(config: PairsConfig) -> None:
-        from mining.pairs import mine_pairs
+        from codehunt.mining.pairs import mine_pairs
 
         result = mine_pairs(config, show_progress=True)
         print(f"wrote {result.pairs} {result.kind} pairs to {result.output}; dropped: {dict(result.dropped)}", file=sys.stderr)
 
     def run_filter(config: FilterConfig) -> None:
-        from mining.filter import filter_consistent_pairs
+        from codehunt.mining.filter import filter_consistent_pairs
 
         result = filter_consistent_pairs(config, show_progress=True)
         print(f"kept {result.kept} of {result.pairs} pairs -> {result.output}; dropped {result.dropped} -> {result.dropped_output}; "
               f"report {result.report}", file=sys.stderr)
 
     def run_negatives(config: NegativesConfig) -> None:
-        from mining.negatives import mine_negatives
+        from codehunt.mining.negatives import mine_negatives
 
         result = mine_negatives(config, show_progress=True)
         print(f"wrote {result.rows} rows for {result.pairs} pairs -> {result.output} ({result.skipped} skipped); report {result.report}",
@@ -220,16 +220,16 @@ app.add_typer(train_app, name="train")
 
 def _register_train_commands() -> None:
     from codehunt.config_cli import config_command
-    from reranker.config import RerankerTrainConfig
-    from retriever.config import RetrieverTrainConfig
+    from codehunt.reranker.config import RerankerTrainConfig
+    from codehunt.retriever.config import RetrieverTrainConfig
 
     def run_retriever(config: RetrieverTrainConfig) -> None:
-        from retriever.train import train_retriever
+        from codehunt.retriever.train import train_retriever
 
         print(f"saved the retriever to {train_retriever(config, show_progress=True)}", file=sys.stderr)
 
     def run_reranker(config: RerankerTrainConfig) -> None:
-        from reranker.train import train_reranker
+        from codehunt.reranker.train import train_reranker
 
         print(f"saved the reranker to {train_reranker(config, show_progress=True)}", file=sys.stderr)
 
@@ -250,7 +250,7 @@ def _register_localize_commands() -> None:
     from codehunt.localize import LocalizeConfig
 
     def read_issue(issue: str) -> str:
-        from index.errors import BadInputError
+        from codehunt.index.errors import BadInputError
 
         if issue == "-":
             return sys.stdin.read()

@@ -34,7 +34,7 @@ def cli_errors(function: F) -> F:
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from index.errors import CodehuntError
+        from codehunt.index.errors import CodehuntError
 
         try:
             return function(*args, **kwargs)

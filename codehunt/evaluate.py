@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codehunt.beir import load_beir
-from index.encoder import EncoderConfig
-from index.errors import IncompatibleIndexError
-from index.index import Index, IndexConfig
-from index.metrics import MetricReport, evaluate_run
-from index.types import Hit
+from codehunt.index.encoder import EncoderConfig
+from codehunt.index.errors import IncompatibleIndexError
+from codehunt.index.index import Index, IndexConfig
+from codehunt.index.metrics import MetricReport, evaluate_run
+from codehunt.index.types import Hit
 
 log = logging.getLogger(__name__)
 

@@ -51,15 +51,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from codehunt.issue_text import IssueEvidence, extract_evidence, path_match_length, split_issue
-from index.errors import BadInputError
-from index.sources import is_excluded
-from index.storage import read_jsonl_objects
-from mining.issue_pairs import read_instances as read_swebench_instances
+from codehunt.index.errors import BadInputError
+from codehunt.index.sources import is_excluded
+from codehunt.index.storage import read_jsonl_objects
+from codehunt.mining.issue_pairs import read_instances as read_swebench_instances
 
 if TYPE_CHECKING:
-    from index.encoder import Encoder
-    from index.index import Index
-    from index.types import Chunk, Hit
+    from codehunt.index.encoder import Encoder
+    from codehunt.index.index import Index
+    from codehunt.index.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +297,7 @@ def dense_ranking(table: UnitTable, issue: str, config: LocalizeConfig) -> list[
     """Units by dense similarity to the issue, handled as a long query (see the module docstring)."""
     import numpy as np
 
-    from index.dense import search_dense_index
+    from codehunt.index.dense import search_dense_index
 
     index = table.index
     fetch = config.depth * 3 if config.include_tests else config.depth * 6  # parts and test units are dropped after
@@ -318,7 +318,7 @@ def dense_ranking(table: UnitTable, issue: str, config: LocalizeConfig) -> list[
 
 def bm25_query_tokens(issue: str, evidence: IssueEvidence, how: str) -> list[str]:
     """The BM25 query of an issue: all its words, each word once, or its code identifiers and title."""
-    from index.tokenize import tokenize_code
+    from codehunt.index.tokenize import tokenize_code
 
     if how == "full":
         return tokenize_code(issue)
@@ -483,7 +483,7 @@ def rerank_units(
     table: UnitTable, issue: str, units: list[tuple[str, float]], rescorer: Any, depth: int
 ) -> list[tuple[str, float]]:
     """The top ``depth`` units in the rescorer's order (its logits as scores), the rest after them."""
-    from index.index import hit_from_chunk
+    from codehunt.index.index import hit_from_chunk
 
     head = units[:depth]
     hits = [hit_from_chunk(table.chunk(unit), rank, score) for rank, (unit, score) in enumerate(head, start=1)]
@@ -502,10 +502,10 @@ def cache_root(config: LocalizeConfig) -> Path:
 
 def index_config_for(config: LocalizeConfig) -> Any:
     """The IndexConfig of a localization index: the chosen model; ``exclude`` and (unless wanted) test files left out."""
-    from index.corpus import CorpusConfig
-    from index.encoder import EncoderConfig
-    from index.index import IndexConfig
-    from index.sources import SourceConfig
+    from codehunt.index.corpus import CorpusConfig
+    from codehunt.index.encoder import EncoderConfig
+    from codehunt.index.index import IndexConfig
+    from codehunt.index.sources import SourceConfig
 
     exclude = tuple(config.exclude) + (() if config.include_tests else TEST_GLOBS)
     return IndexConfig(encoder=EncoderConfig(model=config.model), corpus=CorpusConfig(source=SourceConfig(exclude=exclude)))
@@ -513,7 +513,7 @@ def index_config_for(config: LocalizeConfig) -> Any:
 
 def revision_index_path(repo: Path, commit: str, config: LocalizeConfig) -> Path:
     """``cache/localize/<repo name>-<commit>-<key>``: the key covers the model, the chunker and the file selection."""
-    from index.chunking import CHUNKER_VERSION
+    from codehunt.index.chunking import CHUNKER_VERSION
 
     key = json.dumps(
         {"v": INDEX_KEY_VERSION, "chunker": CHUNKER_VERSION, "config": asdict(index_config_for(config))},
@@ -529,8 +529,8 @@ def revision_index_path(repo: Path, commit: str, config: LocalizeConfig) -> Path
 
 def make_encoder(config: LocalizeConfig) -> "Encoder":
     """The embedding model wrapped in the on-disk embedding cache under ``cache_dir/embeddings``."""
-    from index.encoder import SentenceTransformerEncoder
-    from mining.cache import CachedEncoder
+    from codehunt.index.encoder import SentenceTransformerEncoder
+    from codehunt.mining.cache import CachedEncoder
 
     return CachedEncoder(SentenceTransformerEncoder(index_config_for(config).encoder), cache_root(config) / "embeddings")
 
@@ -543,9 +543,9 @@ def revision_index(
     Nothing is checked out: blobs are read with ``git cat-file``, so bare clones work. The
     embedding cache makes a new revision cost only the units whose text changed.
     """
-    from index.corpus import read_codebase
-    from index.index import Index
-    from index.sources import resolve_revision
+    from codehunt.index.corpus import read_codebase
+    from codehunt.index.index import Index
+    from codehunt.index.sources import resolve_revision
 
     repo = Path(repo)
     if not repo.exists():
@@ -577,15 +577,15 @@ def load_rescorer(path: Path | None, fusion: float = 0.0) -> Any | None:
     """The cross-encoder at ``path`` (None without one), its order fused with the first stage's by ``fusion``."""
     if path is None:
         return None
-    from reranker.config import RerankConfig
-    from reranker.model import load_rescorer as load
+    from codehunt.reranker.config import RerankConfig
+    from codehunt.reranker.model import load_rescorer as load
 
     return load(path, RerankConfig(first_stage_weight=fusion))
 
 
 def localize_with_index(index: "Index", issue: str, config: LocalizeConfig, rescorer: Any | None = None) -> Localization:
     """Localize ``issue`` in an open index (the step ``localize_issue`` runs after indexing)."""
-    from index.index import hit_from_chunk
+    from codehunt.index.index import hit_from_chunk
 
     if not issue.strip():
         raise BadInputError("the issue text is empty: pass a file with the issue's title and description, or - for stdin")
@@ -606,7 +606,7 @@ def localize_issue(
     ``encoder`` (optional) is a loaded embedding model to reuse; by default it is loaded from
     the config (or, for ``config.index``, from the index's manifest).
     """
-    from index.index import Index
+    from codehunt.index.index import Index
 
     if (config.repo is None) == (config.index is None):
         raise BadInputError("pass either --repo PATH (with an optional --rev) or --index DIR, not both and not neither")
@@ -700,7 +700,7 @@ def resolve_gold(rows: Sequence[dict[str, Any]], table: UnitTable, files_at_base
     matches no unit is kept and counts as missed. Gold files with no units add only a
     file-level item.
     """
-    from index.chunking import language_for_path
+    from codehunt.index.chunking import language_for_path
 
     files: list[str] = []
     items: list[GoldItem] = []
@@ -911,6 +911,6 @@ def evaluate_localization(
 
 def write_per_instance(path: Path, report: LocalizationReport) -> int:
     """Write one JSON line per evaluated instance (metrics, gold, top files and units, dropped gold), atomically."""
-    from index.storage import write_jsonl_atomic
+    from codehunt.index.storage import write_jsonl_atomic
 
     return write_jsonl_atomic(Path(path), [result.to_json() for result in report.per_instance])

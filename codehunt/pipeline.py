@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from index.index import Index
-from index.types import Hit
+from codehunt.index.index import Index
+from codehunt.index.types import Hit
 
 
 def search_index(
@@ -18,8 +18,8 @@ def search_index(
     index = Index.load(index_path)
     if rerank is None:
         return index.search(query, k, mode)  # type: ignore[arg-type]
-    from reranker.config import RerankConfig
-    from reranker.model import load_rescorer
+    from codehunt.reranker.config import RerankConfig
+    from codehunt.reranker.model import load_rescorer
 
     candidates = index.search(query, max(k, rerank_depth), mode)  # type: ignore[arg-type]
     head, tail = candidates[:rerank_depth], candidates[rerank_depth:]

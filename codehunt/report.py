@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from index.storage import write_jsonl_atomic
+from codehunt.index.storage import write_jsonl_atomic
 
 HEADLINE = ("ndcg_at_10", "mrr_at_10", "recall_at_1", "recall_at_10", "recall_at_100", "map")
 

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from index.errors import BadInputError, CorruptIndexError
+from codehunt.index.errors import BadInputError, CorruptIndexError
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class BM25Index:
 
     def save(self, directory: Path) -> None:
         """Write the index as ``.npy`` arrays plus ``bm25.json``, published atomically into ``directory``."""
-        from index.storage import staging_directory, write_json_atomic
+        from codehunt.index.storage import staging_directory, write_json_atomic
 
         directory = Path(directory)
         arrays = {

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from index.chunking import ChunkConfig, chunk_source, language_for_path
-from index.errors import BadInputError
-from index.sources import (
+from codehunt.index.chunking import ChunkConfig, chunk_source, language_for_path
+from codehunt.index.errors import BadInputError
+from codehunt.index.sources import (
     SourceConfig,
     SourceFile,
     is_excluded,
@@ -22,8 +22,8 @@ from index.sources import (
     iter_git_revision,
     looks_generated,
 )
-from index.storage import read_jsonl_objects
-from index.types import Chunk, Skip
+from codehunt.index.storage import read_jsonl_objects
+from codehunt.index.types import Chunk, Skip
 
 log = logging.getLogger(__name__)
 

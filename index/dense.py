@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from index.errors import BadInputError, CorruptIndexError
+from codehunt.index.errors import BadInputError, CorruptIndexError
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterator, Literal, Protocol, Sequence
 
 import numpy as np
 
-from index.errors import ModelLoadError
+from codehunt.index.errors import ModelLoadError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 
-from index.bm25 import BM25Config, BM25Index
-from index.chunking import CHUNKER_VERSION
-from index.corpus import Corpus, CorpusConfig, bm25_text, embedding_text, read_codebase, split_long_chunks
-from index.dense import DenseConfig, build_dense_index, load_dense_index, save_dense_index, search_dense_index
-from index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
-from index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError
-from index.fusion import reciprocal_rank_fusion
-from index.manifest import MANIFEST_NAME, EncoderInfo, IndexManifest
-from index.storage import build_lock, checksum_tree, sha256_file, staging_directory, write_json_atomic, write_jsonl_atomic
-from index.tokenize import tokenize_code
-from index.types import Chunk, Hit
+from codehunt.index.bm25 import BM25Config, BM25Index
+from codehunt.index.chunking import CHUNKER_VERSION
+from codehunt.index.corpus import Corpus, CorpusConfig, bm25_text, embedding_text, read_codebase, split_long_chunks
+from codehunt.index.dense import DenseConfig, build_dense_index, load_dense_index, save_dense_index, search_dense_index
+from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
+from codehunt.index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError
+from codehunt.index.fusion import reciprocal_rank_fusion
+from codehunt.index.manifest import MANIFEST_NAME, EncoderInfo, IndexManifest
+from codehunt.index.storage import build_lock, checksum_tree, sha256_file, staging_directory, write_json_atomic, write_jsonl_atomic
+from codehunt.index.tokenize import tokenize_code
+from codehunt.index.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
 

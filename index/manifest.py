@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.errors import CorruptIndexError
+from codehunt.index.errors import CorruptIndexError
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"

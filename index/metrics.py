@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from index.errors import BadInputError
+from codehunt.index.errors import BadInputError
 
 DEFAULT_KS: tuple[int, ...] = (1, 3, 5, 10, 20, 100)
 

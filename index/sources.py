@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from index.errors import BadInputError
+from codehunt.index.errors import BadInputError
 
 VENDORED_DIRS = frozenset(
     {"node_modules", "vendor", "vendored", "third_party", "thirdparty", "site-packages", "dist-packages",

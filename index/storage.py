@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from index.errors import BadInputError, IndexLockedError
+from codehunt.index.errors import BadInputError, IndexLockedError
 
 
 def sha256_file(path: Path) -> str:

@@ -16,8 +16,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from index.errors import BadInputError
-from index.metrics import rank_documents
+from codehunt.index.errors import BadInputError
+from codehunt.index.metrics import rank_documents
 
 
 def _check_token(value: str, what: str) -> str:

@@ -24,9 +24,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from index.encoder import Encoder, TextKind
-from index.errors import CorruptIndexError
-from index.storage import write_json_atomic
+from codehunt.index.encoder import Encoder, TextKind
+from codehunt.index.errors import CorruptIndexError
+from codehunt.index.storage import write_json_atomic
 
 log = logging.getLogger(__name__)
 

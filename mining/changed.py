@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from index.chunking import ChunkConfig, chunk_source, language_for_path
-from index.corpus import decode_source
-from index.sources import SourceFile, is_vendored, looks_generated
-from index.types import Chunk
+from codehunt.index.chunking import ChunkConfig, chunk_source, language_for_path
+from codehunt.index.corpus import decode_source
+from codehunt.index.sources import SourceFile, is_vendored, looks_generated
+from codehunt.index.types import Chunk
 
 FUNCTION_KINDS = frozenset({"function", "method"})
 

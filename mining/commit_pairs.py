@@ -17,13 +17,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from index.chunking import ChunkConfig
-from index.errors import BadInputError
-from index.types import Chunk
-from mining.changed import changed_functions, functions_in, is_source_path
-from mining.diffs import FileDiff, parse_unified_diff
-from mining.gitio import BlobReader, Commit, is_git_repository, iter_commits
-from mining.pairs import Pair, PairsConfig, make_positive_id
+from codehunt.index.chunking import ChunkConfig
+from codehunt.index.errors import BadInputError
+from codehunt.index.types import Chunk
+from codehunt.mining.changed import changed_functions, functions_in, is_source_path
+from codehunt.mining.diffs import FileDiff, parse_unified_diff
+from codehunt.mining.gitio import BlobReader, Commit, is_git_repository, iter_commits
+from codehunt.mining.pairs import Pair, PairsConfig, make_positive_id
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from index.types import Chunk
-from mining.pairs import Pair, PairsConfig, make_positive_id
+from codehunt.index.types import Chunk
+from codehunt.mining.pairs import Pair, PairsConfig, make_positive_id
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +178,8 @@ def pair_from_chunk(chunk: Chunk, config: PairsConfig, repo: str, rev: str) -> t
 
 def docstring_pairs(source: Path, config: PairsConfig, dropped: Counter[str], show_progress: bool = False) -> Iterator[Pair]:
     """Docstring pairs of every function in a directory or a git revision (``config.rev``)."""
-    from index.corpus import CorpusConfig, read_codebase
-    from index.sources import resolve_revision
+    from codehunt.index.corpus import CorpusConfig, read_codebase
+    from codehunt.index.sources import resolve_revision
 
     rev = resolve_revision(source, config.rev) if config.rev else ""
     corpus = read_codebase(source, config.rev, CorpusConfig(split_long=False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
+from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
 
 
 def load_scorer(
@@ -15,7 +15,7 @@ def load_scorer(
     if encoder is None:
         encoder = SentenceTransformerEncoder(EncoderConfig(model=model, batch_size=batch_size, device=device))
     if cache_dir is not None:
-        from mining.cache import CachedEncoder
+        from codehunt.mining.cache import CachedEncoder
 
         return CachedEncoder(encoder, Path(cache_dir))
     return encoder

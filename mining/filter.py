@@ -22,9 +22,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from index.encoder import Encoder
-from index.errors import BadInputError
-from mining.pairs import config_to_json, normalize_whitespace, read_pairs, text_key
+from codehunt.index.encoder import Encoder
+from codehunt.index.errors import BadInputError
+from codehunt.mining.pairs import config_to_json, normalize_whitespace, read_pairs, text_key
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,8 @@ def filter_consistent_pairs(
 
     ``encoder`` overrides ``config.model`` (the caller already holds a loaded model).
     """
-    from index.storage import write_json_atomic, write_jsonl_atomic
-    from mining.embed import load_scorer, scorer_info
+    from codehunt.index.storage import write_json_atomic, write_jsonl_atomic
+    from codehunt.mining.embed import load_scorer, scorer_info
 
     started = time.perf_counter()
     pairs = read_pairs(Path(config.input))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 
-from index.errors import BadInputError
+from codehunt.index.errors import BadInputError
 
 _RECORD = b"\x1e"
 _FIELD = b"\x00"

@@ -18,16 +18,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-from index.chunking import ChunkConfig
-from index.corpus import decode_source
-from index.errors import BadInputError
-from index.sources import SourceFile
-from index.storage import read_jsonl_objects
-from index.types import Chunk
-from mining.changed import changed_functions, functions_in, is_source_path
-from mining.diffs import PatchError, apply_file_diff, parse_unified_diff
-from mining.gitio import BlobReader, is_git_repository
-from mining.pairs import Pair, PairsConfig, make_positive_id
+from codehunt.index.chunking import ChunkConfig
+from codehunt.index.corpus import decode_source
+from codehunt.index.errors import BadInputError
+from codehunt.index.sources import SourceFile
+from codehunt.index.storage import read_jsonl_objects
+from codehunt.index.types import Chunk
+from codehunt.mining.changed import changed_functions, functions_in, is_source_path
+from codehunt.mining.diffs import PatchError, apply_file_diff, parse_unified_diff
+from codehunt.mining.gitio import BlobReader, is_git_repository
+from codehunt.mining.pairs import Pair, PairsConfig, make_positive_id
 
 log = logging.getLogger(__name__)
 

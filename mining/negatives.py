@@ -32,9 +32,9 @@ from typing import Any, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from index.encoder import Encoder
-from index.errors import BadInputError
-from mining.pairs import Pair, config_to_json, normalize_whitespace, read_pairs, text_key
+from codehunt.index.encoder import Encoder
+from codehunt.index.errors import BadInputError
+from codehunt.mining.pairs import Pair, config_to_json, normalize_whitespace, read_pairs, text_key
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +198,8 @@ def load_candidate_corpus(config: NegativesConfig, pairs: Sequence[Pair]) -> Can
         for pair in pairs:
             add(pair.positive_id, pair.positive, pair.path, pair.qualname)
     else:
-        from index.corpus import CorpusConfig, read_codebase
-        from mining.docstring_pairs import code_without_docstring
+        from codehunt.index.corpus import CorpusConfig, read_codebase
+        from codehunt.mining.docstring_pairs import code_without_docstring
 
         corpus_path = Path(config.corpus)
         if not corpus_path.exists():
@@ -237,10 +237,10 @@ def mine_negatives(
     ``encoder`` overrides ``config.model``; ``rescorer`` (a cross-encoder) adds the
     cross-encoder guard.
     """
-    from index.bm25 import BM25Index
-    from index.storage import write_json_atomic, write_jsonl_atomic
-    from index.tokenize import tokenize_code
-    from mining.embed import load_scorer, scorer_info
+    from codehunt.index.bm25 import BM25Index
+    from codehunt.index.storage import write_json_atomic, write_jsonl_atomic
+    from codehunt.index.tokenize import tokenize_code
+    from codehunt.mining.embed import load_scorer, scorer_info
 
     started = time.perf_counter()
     pairs = read_pairs(Path(config.input))

@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-from index.errors import BadInputError
-from mining.pairs import Pair, PairsConfig
+from codehunt.index.errors import BadInputError
+from codehunt.mining.pairs import Pair, PairsConfig
 
 log = logging.getLogger(__name__)
 

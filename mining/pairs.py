@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from index.errors import BadInputError
-from index.storage import read_jsonl_objects
-from mining.query_style import QUERY_STYLES, web_style_query
+from codehunt.index.errors import BadInputError
+from codehunt.index.storage import read_jsonl_objects
+from codehunt.mining.query_style import QUERY_STYLES, web_style_query
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def detect_kind(source: Path) -> str:
 
 def mine_pairs(config: PairsConfig, show_progress: bool = False) -> MinePairsResult:
     """Mine pairs from ``config.source`` and write them to ``config.output`` atomically."""
-    from index.storage import write_jsonl_atomic
+    from codehunt.index.storage import write_jsonl_atomic
 
     source = Path(config.source)
     if not source.exists():
@@ -198,21 +198,21 @@ def mine_pairs(config: PairsConfig, show_progress: bool = False) -> MinePairsRes
     kind = detect_kind(source) if config.kind == "auto" else config.kind
     dropped: Counter[str] = Counter()
     if kind == "docstring":
-        from mining.docstring_pairs import docstring_pairs
+        from codehunt.mining.docstring_pairs import docstring_pairs
 
         pairs: Iterable[Pair] = docstring_pairs(source, config, dropped, show_progress)
     elif kind == "commits":
-        from mining.commit_pairs import commit_pairs
+        from codehunt.mining.commit_pairs import commit_pairs
 
         pairs = commit_pairs(source, config, dropped, show_progress)
     elif kind == "issues":
-        from mining.issue_pairs import issue_pairs
+        from codehunt.mining.issue_pairs import issue_pairs
 
         if config.repos is None:
             raise BadInputError("issue pairs need --repos DIR, a folder of owner__name git repositories")
         pairs = issue_pairs(source, Path(config.repos), config, dropped, show_progress)
     else:
-        from mining.pair_files import load_pair_file
+        from codehunt.mining.pair_files import load_pair_file
 
         pairs = load_pair_file(source, config, dropped)
     kept = _limit(dedupe_pairs(pairs, dropped) if config.dedupe else pairs, config.limit)

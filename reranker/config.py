@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from index.errors import CodehuntError
+from codehunt.index.errors import CodehuntError
 
 LOSSES = ("listwise", "pointwise")
 PRECISIONS = ("fp32", "bf16", "auto")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from index.errors import BadInputError
+from codehunt.index.errors import BadInputError
 
 NEGATIVE_COLUMN = re.compile(r"^negative_(\d+)$")
 META_SUFFIXES = ("_score", "_id")

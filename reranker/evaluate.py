@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from index.errors import BadInputError
-from index.storage import read_jsonl_objects
+from codehunt.index.errors import BadInputError
+from codehunt.index.storage import read_jsonl_objects
 
 if TYPE_CHECKING:
-    from index.encoder import Encoder
-    from reranker.model import CrossEncoderRescorer
+    from codehunt.index.encoder import Encoder
+    from codehunt.reranker.model import CrossEncoderRescorer
 
 
 def read_labelled_pairs(path: str | Path, limit: int | None = None) -> tuple[list[str], list[str], np.ndarray]:

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from index.encoder import cpu_has_fast_bf16, resolve_model_path
-from index.errors import ModelLoadError
-from index.types import Hit
-from reranker.config import RerankConfig
+from codehunt.index.encoder import cpu_has_fast_bf16, resolve_model_path
+from codehunt.index.errors import ModelLoadError
+from codehunt.index.types import Hit
+from codehunt.reranker.config import RerankConfig
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder

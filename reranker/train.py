@@ -25,15 +25,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from reranker.config import RerankerConfigError, RerankerTrainConfig
-from reranker.data import Group, load_triples
-from reranker.model import TRAINING_INFO, load_cross_encoder, pad_batch, tokenize_pairs
-from retriever.checkpoint import (
+from codehunt.reranker.config import RerankerConfigError, RerankerTrainConfig
+from codehunt.reranker.data import Group, load_triples
+from codehunt.reranker.model import TRAINING_INFO, load_cross_encoder, pad_batch, tokenize_pairs
+from codehunt.retriever.checkpoint import (
     STATE_FILE, CheckpointError, latest_checkpoint, optimizer_from_tensors, optimizer_to_tensors,
     publish_checkpoint, read_tensors, write_tensors,
 )
-from retriever.data import BatchOrder
-from retriever.run_setup import make_optimizer, prepare_run_directories, wants_bf16
+from codehunt.retriever.data import BatchOrder
+from codehunt.retriever.run_setup import make_optimizer, prepare_run_directories, wants_bf16
 
 if TYPE_CHECKING:
     import torch
@@ -103,7 +103,7 @@ class RerankerTrainingRun:
         import torch
         from accelerate import Accelerator
 
-        from reranker.loss import ListwiseDistillationLoss, make_loss
+        from codehunt.reranker.loss import ListwiseDistillationLoss, make_loss
 
         self.config = c = config
         use_cpu = c.device == "cpu" or (c.device is None and not torch.cuda.is_available())
@@ -220,7 +220,7 @@ class RerankerTrainingRun:
 
     def publish(self, output_dir: Path) -> Path:
         """Save through sentence-transformers into a staging dir, then rename it into place."""
-        from index.storage import staging_directory
+        from codehunt.index.storage import staging_directory
 
         with staging_directory(output_dir) as staging:
             self.model.save(str(staging), create_model_card=False)

@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from index.errors import CodehuntError
+from codehunt.index.errors import CodehuntError
 
 if TYPE_CHECKING:
     import torch

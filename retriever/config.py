@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from index.errors import CodehuntError
+from codehunt.index.errors import CodehuntError
 
 AUGMENT_OPERATORS = ("mask", "type", "delete")
 """Soft data augmentation operators (CoCoSoDa): dynamic masking, identifier/literal -> type, statement deletion."""

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from index.errors import BadInputError
+from codehunt.index.errors import BadInputError
 
 NEGATIVE_COLUMN = re.compile(r"^negative_(\d+)$")
 CODE_ID_COLUMNS = ("positive_id", "code_id", "corpus_id")

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from retriever.config import MochiParams
+    from codehunt.retriever.config import MochiParams
 
 QueueEntries = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 """(embeddings (n, dim), doc_ids (n,), text_ids (n,)), as returned by ``KeyQueue.entries``."""

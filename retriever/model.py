@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from index.encoder import load_sentence_transformer
+from codehunt.index.encoder import load_sentence_transformer
 
 if TYPE_CHECKING:
     import torch
@@ -89,7 +89,7 @@ def save_bi_encoder(model: "SentenceTransformer", output_dir: Path, prompts: dic
     The directory loads with ``SentenceTransformer(path)`` in any process, with the prompts it
     was trained with; ``codehunt_training.json`` records the training config and figures.
     """
-    from index.storage import staging_directory
+    from codehunt.index.storage import staging_directory
 
     output_dir = Path(output_dir)
     previous, training_window = model.prompts, model.max_seq_length

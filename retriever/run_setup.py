@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from index.encoder import cpu_has_fast_bf16
-from retriever.checkpoint import list_checkpoints
+from codehunt.index.encoder import cpu_has_fast_bf16
+from codehunt.retriever.checkpoint import list_checkpoints
 
 if TYPE_CHECKING:
     import torch

@@ -21,14 +21,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retriever.checkpoint import (
+from codehunt.retriever.checkpoint import (
     FORMAT_VERSION, STATE_FILE, CheckpointError, latest_checkpoint, optimizer_from_tensors,
     optimizer_to_tensors, publish_checkpoint, read_state, read_tensors, write_tensors,
 )
-from retriever.config import RetrieverConfigError, RetrieverTrainConfig
-from retriever.data import BatchOrder, TrainingBatch, load_training_data, stable_id
-from retriever.model import embed, load_bi_encoder, make_key_encoder, momentum_update, resolve_prompts, save_bi_encoder
-from retriever.run_setup import make_optimizer, prepare_run_directories, wants_bf16
+from codehunt.retriever.config import RetrieverConfigError, RetrieverTrainConfig
+from codehunt.retriever.data import BatchOrder, TrainingBatch, load_training_data, stable_id
+from codehunt.retriever.model import embed, load_bi_encoder, make_key_encoder, momentum_update, resolve_prompts, save_bi_encoder
+from codehunt.retriever.run_setup import make_optimizer, prepare_run_directories, wants_bf16
 
 if TYPE_CHECKING:
     import torch
@@ -48,9 +48,9 @@ class TrainingRun:
         import torch
         from accelerate import Accelerator, DistributedDataParallelKwargs
 
-        from retriever.augment import CodeAugmenter
-        from retriever.loss import ContrastiveObjective
-        from retriever.queue import KeyQueue
+        from codehunt.retriever.augment import CodeAugmenter
+        from codehunt.retriever.loss import ContrastiveObjective
+        from codehunt.retriever.queue import KeyQueue
 
         self.config = c = config
         use_cpu = c.device == "cpu" or (c.device is None and not torch.cuda.is_available())
@@ -122,7 +122,7 @@ class TrainingRun:
         self.queues["query"].enqueue(gather(query_keys.contiguous()), docs, gather(self.text_ids(batch.queries)))
 
     def micro_step(self, batch: TrainingBatch, sync: bool) -> dict[str, float]:
-        from retriever.loss import BatchIds
+        from codehunt.retriever.loss import BatchIds
 
         c = self.config
         code_keys = query_keys = None

@@ -26,6 +26,6 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def default_encoder():
     """The packaged all-MiniLM-L6-v2, loaded once for the whole session."""
-    from index.encoder import EncoderConfig, SentenceTransformerEncoder
+    from codehunt.index.encoder import EncoderConfig, SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(EncoderConfig(model="default"))

@@ -1,4 +1,9 @@
-"""Layering (STYLE.md): index <- retriever, reranker <- mining <- codehunt. A module imports only its layer or below."""
+"""Layering (STYLE.md): index <- training <- retriever, reranker <- mining <- codehunt.
+
+Every package installs under the one import name ``codehunt`` (``codehunt.index``, ...); a module imports only
+its own layer or below, retriever/ and reranker/ never import each other (what both need lives in training/),
+and nothing imports a bare ``index``/``mining``/``retriever``/``reranker``/``training``.
+"""
 from __future__ import annotations
 
 import ast
@@ -7,18 +12,35 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LEVEL = {"index": 0, "retriever": 1, "reranker": 1, "mining": 2, "codehunt": 3}
+LEVEL = {"index": 0, "training": 1, "retriever": 2, "reranker": 2, "mining": 3, "codehunt": 4}
+SUBPACKAGES = set(LEVEL) - {"codehunt"}
+SOURCE_FOLDERS = ("codehunt", "index", "training", "retriever", "reranker", "mining", "tests", "benchmarks")
 
 
-def imported_packages(path: Path) -> set[str]:
+def imported_modules(path: Path) -> set[str]:
+    """Absolute module names ``path`` imports (relative imports are not used in codehunt)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names & set(LEVEL)
+            names.add(node.module)
+    return names
+
+
+def layer_of(module: str) -> str | None:
+    """``codehunt.index.bm25`` -> ``index``; ``codehunt.cli`` -> ``codehunt``; other libraries -> None."""
+    parts = module.split(".")
+    if parts[0] != "codehunt":
+        return None
+    if len(parts) > 1 and parts[1] in SUBPACKAGES:
+        return parts[1]
+    return "codehunt"
+
+
+def imported_packages(path: Path) -> set[str]:
+    return {layer for layer in map(layer_of, imported_modules(path)) if layer is not None}
 
 
 @pytest.mark.parametrize("package", sorted(LEVEL))
@@ -31,10 +53,29 @@ def test_no_module_imports_from_a_higher_layer(package):
     assert offenders == []
 
 
+@pytest.mark.parametrize("package, sibling", [("retriever", "reranker"), ("reranker", "retriever")])
+def test_retriever_and_reranker_do_not_import_each_other(package, sibling):
+    offenders = [
+        str(path.relative_to(ROOT)) for path in sorted((ROOT / package).rglob("*.py")) if sibling in imported_packages(path)
+    ]
+    assert offenders == []
+
+
+def test_no_bare_top_level_import_of_a_subpackage():
+    offenders = []
+    for folder in SOURCE_FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for module in imported_modules(path):
+                if module.split(".")[0] in SUBPACKAGES:
+                    offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == []
+
+
 def test_the_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from codehunt.cli import app\nimport mining.filter\n", encoding="utf-8")
+    bad.write_text("from codehunt.cli import app\nimport codehunt.mining.filter\nimport index.bm25\n", encoding="utf-8")
     assert imported_packages(bad) == {"codehunt", "mining"}
+    assert "index.bm25" in imported_modules(bad)
 
 
 def test_cli_help_imports_no_heavy_library():

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from index.chunking.languages import SPECS, SourceParseError, language_for_path
-from index.chunking.windows import chunk_windows
-from index.types import Chunk, Skip
+from codehunt.index.chunking.languages import SPECS, SourceParseError, language_for_path
+from codehunt.index.chunking.windows import chunk_windows
+from codehunt.index.types import Chunk, Skip
 
 __all__ = ["CHUNKER_VERSION", "ChunkConfig", "ChunkResult", "chunk_source", "language_for_path"]
 
@@ -83,11 +83,11 @@ def chunk_source(path: str, text: str, config: ChunkConfig = ChunkConfig()) -> C
         if language is not None and long_line is not None:
             skip = Skip(path, "long-line-fallback", long_line)
         elif language == "python":
-            from index.chunking.python import chunk_python
+            from codehunt.index.chunking.python import chunk_python
 
             chunks = chunk_python(path, text, min_module_lines=config.min_module_lines)
         elif language in SPECS:
-            from index.chunking.treesitter import chunk_tree_sitter
+            from codehunt.index.chunking.treesitter import chunk_tree_sitter
 
             chunks = chunk_tree_sitter(
                 path, text, language,

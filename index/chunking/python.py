@@ -15,9 +15,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Sequence, Union
 
-from index.chunking.languages import SourceParseError
-from index.chunking.windows import join_lines, to_ranges, trim_blank
-from index.types import Chunk
+from codehunt.index.chunking.languages import SourceParseError
+from codehunt.index.chunking.windows import join_lines, to_ranges, trim_blank
+from codehunt.index.types import Chunk
 
 _Def = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
 _OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")

@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from index.chunking.languages import SPECS, SourceParseError, TreeSitterSpec
-from index.chunking.windows import join_lines, to_ranges, trim_blank
-from index.types import Chunk
+from codehunt.index.chunking.languages import SPECS, SourceParseError, TreeSitterSpec
+from codehunt.index.chunking.windows import join_lines, to_ranges, trim_blank
+from codehunt.index.types import Chunk
 
 if TYPE_CHECKING:
     from tree_sitter import Language, Node

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from index.types import Chunk
+from codehunt.index.types import Chunk
 
 
 def chunk_windows(

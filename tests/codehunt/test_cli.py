@@ -109,7 +109,7 @@ def test_eval_metrics_are_reproduced_by_pytrec_eval(mode, shared_data, tmp_path)
     """`codehunt eval` on a 400-document slice of CoSQA dev: pytrec_eval on our run file gives our numbers."""
     import pytrec_eval
 
-    from index.trec import read_qrels_tsv
+    from codehunt.index.trec import read_qrels_tsv
 
     beir = tmp_path / "beir"
     (beir / "qrels").mkdir(parents=True)

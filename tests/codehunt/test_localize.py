@@ -25,7 +25,7 @@ from codehunt.localize import (
     resolve_gold,
     revision_index,
 )
-from index.errors import BadInputError
+from codehunt.index.errors import BadInputError
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
@@ -172,7 +172,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def encoder(shop, default_encoder):  # noqa: ANN001, ANN201
-    from mining.cache import CachedEncoder
+    from codehunt.mining.cache import CachedEncoder
 
     return CachedEncoder(default_encoder, Path(shop["cache"]) / "embeddings")
 

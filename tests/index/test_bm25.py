@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from index.bm25 import ARRAY_FILES, META_FILE, BM25Config, BM25Index
-from index.errors import BadInputError, CorruptIndexError
-from index.tokenize import tokenize_code
+from codehunt.index.bm25 import ARRAY_FILES, META_FILE, BM25Config, BM25Index
+from codehunt.index.errors import BadInputError, CorruptIndexError
+from codehunt.index.tokenize import tokenize_code
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("CODEHUNT_SHARED", REPO.parent / "shared"))

@@ -5,10 +5,10 @@ import textwrap
 
 import pytest
 
-from index.chunking import CHUNKER_VERSION, ChunkConfig, ChunkResult, chunk_source, language_for_path
-from index.chunking import treesitter
-from index.chunking.windows import chunk_windows, to_ranges, trim_blank
-from index.types import Chunk
+from codehunt.index.chunking import CHUNKER_VERSION, ChunkConfig, ChunkResult, chunk_source, language_for_path
+from codehunt.index.chunking import treesitter
+from codehunt.index.chunking.windows import chunk_windows, to_ranges, trim_blank
+from codehunt.index.types import Chunk
 
 
 def _src(text: str) -> str:

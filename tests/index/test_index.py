@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.corpus import CorpusConfig, read_codebase
-from index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError, IndexLockedError
-from index.index import Index
-from index.sources import SourceConfig
-from index.storage import build_lock
+from codehunt.index.corpus import CorpusConfig, read_codebase
+from codehunt.index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError, IndexLockedError
+from codehunt.index.index import Index
+from codehunt.index.sources import SourceConfig
+from codehunt.index.storage import build_lock
 
 DATES = '''
 import re
@@ -132,7 +132,7 @@ def test_manifest_records_encoder_and_checksums(built_index, default_encoder):
 def test_index_from_another_model_is_a_clear_error(built_index, tmp_path):
     from sentence_transformers import SentenceTransformer, models
 
-    from index.encoder import EncoderConfig, SentenceTransformerEncoder, resolve_model_path
+    from codehunt.index.encoder import EncoderConfig, SentenceTransformerEncoder, resolve_model_path
 
     base = SentenceTransformer(resolve_model_path("default"), device="cpu")
     projected = SentenceTransformer(modules=[*base, models.Dense(384, 128)], device="cpu")
@@ -258,7 +258,7 @@ def test_long_functions_are_split_with_their_signature_and_collapsed_in_search(t
 @pytest.mark.slow
 def test_known_cosqa_queries_rank_their_positive_in_the_top_10(shared_data, default_encoder, tmp_path):
     """300 real CoSQA functions (the positives of the first queries, then others): positives found."""
-    from index.trec import read_qrels_tsv
+    from codehunt.index.trec import read_qrels_tsv
 
     qrels = read_qrels_tsv(shared_data / "cosqa" / "qrels" / "dev.tsv")
     queries = {r["_id"]: r["text"] for r in map(json.loads, (shared_data / "cosqa" / "queries.jsonl").open(encoding="utf-8"))}

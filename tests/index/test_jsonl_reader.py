@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from index.errors import BadInputError
-from index.storage import read_jsonl_objects
+from codehunt.index.errors import BadInputError
+from codehunt.index.storage import read_jsonl_objects
 
 
 def test_yields_objects_with_their_line_numbers_and_skips_blank_lines(tmp_path):

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from index.errors import BadInputError
-from index.metrics import evaluate_run, metric_names, rank_documents
+from codehunt.index.errors import BadInputError
+from codehunt.index.metrics import evaluate_run, metric_names, rank_documents
 
 L3 = math.log2(3)  # discount at rank 2
 L5 = math.log2(5)  # discount at rank 4
@@ -193,7 +193,7 @@ def test_tie_order_matters_in_the_differential_data() -> None:
 
 
 def test_paired_bootstrap_interval_brackets_the_mean_difference_and_counts_wins() -> None:
-    from index.metrics import paired_bootstrap
+    from codehunt.index.metrics import paired_bootstrap
 
     qrels = {f"q{i}": {"good": 1} for i in range(40)}
     first = {q: {"good": 1.0, "bad": 0.0} for q in qrels}  # rank 1 everywhere: nDCG@10 = 1

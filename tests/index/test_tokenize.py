@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.tokenize import tokenize_code
+from codehunt.index.tokenize import tokenize_code
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from index.errors import BadInputError
-from index.metrics import evaluate_run, metric_names
-from index.trec import read_qrels_tsv, read_trec_run, write_trec_run
+from codehunt.index.errors import BadInputError
+from codehunt.index.metrics import evaluate_run, metric_names
+from codehunt.index.trec import read_qrels_tsv, read_trec_run, write_trec_run
 
 RUN = {"q2": {"b": 0.5, "a": 0.5, "c": 1.25}, "q1": {"x": 0.1 + 0.2}}
 

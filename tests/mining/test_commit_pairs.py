@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from mining.commit_pairs import clean_message, is_formatting_only, message_problem
-from mining.diffs import parse_unified_diff
-from mining.pairs import PairsConfig, mine_pairs, read_pairs
+from codehunt.mining.commit_pairs import clean_message, is_formatting_only, message_problem
+from codehunt.mining.diffs import parse_unified_diff
+from codehunt.mining.pairs import PairsConfig, mine_pairs, read_pairs
 
 BILLING_V1 = '''
 def total(items):
@@ -127,7 +127,7 @@ def test_max_commits_and_revision_range(make_repo, tmp_path: Path) -> None:
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
-    from index.errors import BadInputError
+    from codehunt.index.errors import BadInputError
 
     (tmp_path / "plain").mkdir()
     with pytest.raises(BadInputError, match="not a git repository"):
@@ -167,7 +167,7 @@ def test_formatting_only() -> None:
 
 
 def test_unknown_revision_is_a_clear_error(make_repo, tmp_path: Path) -> None:
-    from index.errors import BadInputError
+    from codehunt.index.errors import BadInputError
 
     repo = make_repo()
     repo.commit("Add a function that doubles numbers", {"m.py": "def double(x):\n    return 2 * x\n"})

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from mining.diffs import PatchError, apply_file_diff, parse_unified_diff
+from codehunt.mining.diffs import PatchError, apply_file_diff, parse_unified_diff
 from tests.conftest import shared_data_dir
 
 HAND_DIFF = """\

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from index.errors import BadInputError
-from mining.docstring_pairs import first_paragraph, is_test_code, query_problem
-from mining.pairs import PairsConfig, mine_pairs, read_pairs
+from codehunt.index.errors import BadInputError
+from codehunt.mining.docstring_pairs import first_paragraph, is_test_code, query_problem
+from codehunt.mining.pairs import PairsConfig, mine_pairs, read_pairs
 
 GEOMETRY = '''
 """Geometry helpers."""

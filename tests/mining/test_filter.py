@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mining.filter import FilterConfig, filter_consistent_pairs, rank_within_pool
-from mining.pairs import Pair, read_pairs
+from codehunt.mining.filter import FilterConfig, filter_consistent_pairs, rank_within_pool
+from codehunt.mining.pairs import Pair, read_pairs
 
 CODES = {
     "reverse_string": 'def reverse_string(text):\n    chars = list(text)\n    chars.reverse()\n    return "".join(chars)',

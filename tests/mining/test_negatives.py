@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mining.negatives import NegativesConfig, mine_negatives, sample_negatives, temperature_at, training_columns
-from mining.pairs import PairsConfig, mine_pairs, normalize_whitespace, read_pairs
+from codehunt.mining.negatives import NegativesConfig, mine_negatives, sample_negatives, temperature_at, training_columns
+from codehunt.mining.pairs import PairsConfig, mine_pairs, normalize_whitespace, read_pairs
 
 LIBRARY = {
     "lib/strings.py": '''

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from index.errors import BadInputError
-from mining.pairs import PairsConfig, mine_pairs, read_pairs
+from codehunt.index.errors import BadInputError
+from codehunt.mining.pairs import PairsConfig, mine_pairs, read_pairs
 from tests.conftest import shared_data_dir
 
 

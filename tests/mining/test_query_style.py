@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from mining.query_style import WebQueryStyle, base_form, first_sentence, web_style_query
+from codehunt.mining.query_style import WebQueryStyle, base_form, first_sentence, web_style_query
 
 NO_LANGUAGE_CHOICE = WebQueryStyle(prefix_share=1.0, suffix_share=0.0, in_language_share=0.0)
 

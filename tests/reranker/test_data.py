@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reranker.data import Candidate, TripleColumns, TripleDataError, build_group, load_triples, normalize_whitespace
+from codehunt.reranker.data import Candidate, TripleColumns, TripleDataError, build_group, load_triples, normalize_whitespace
 
 POSITIVE = "def add(a, b):\n    return a + b"
 COPIES = ["def add(a, b):\n    return a + b", "def  add(a, b):\n\treturn a + b\n", "  def add(a, b): return a + b  "]

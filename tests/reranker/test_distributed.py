@@ -17,8 +17,8 @@ torch = pytest.importorskip("torch")
 
 def _worker(rank: int, world: int, port: int, config_json: dict, report_dir: str) -> None:
     join_process_group(rank, world, port)
-    from reranker.config import RerankerTrainConfig
-    from reranker.train import RerankerTrainingRun
+    from codehunt.reranker.config import RerankerTrainConfig
+    from codehunt.reranker.train import RerankerTrainingRun
 
     run = RerankerTrainingRun(RerankerTrainConfig.from_json(config_json))
     before = torch.cat([p.detach().flatten() for p in run.model.parameters()]).clone()
@@ -33,7 +33,7 @@ def _worker(rank: int, world: int, port: int, config_json: dict, report_dir: str
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
 def test_two_process_gloo_training_keeps_replicas_equal(shared_data: Path, tmp_path: Path) -> None:
-    from reranker.config import RerankerTrainConfig
+    from codehunt.reranker.config import RerankerTrainConfig
 
     rows = [json.loads(line) for line in (shared_data / "cosqa" / "extra" / "qa_dev_pairs.jsonl").read_text(
         encoding="utf-8").splitlines() if line.strip()]

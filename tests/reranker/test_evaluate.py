@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.errors import BadInputError
-from reranker.evaluate import (
+from codehunt.index.errors import BadInputError
+from codehunt.reranker.evaluate import (
     best_threshold_accuracy, evaluate_bi_encoder_pointwise, evaluate_pointwise, pointwise_metrics, read_labelled_pairs,
     roc_auc,
 )

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reranker.config import RerankConfig, RerankerConfigError
-from reranker.model import FUSION_RRF_K, fuse_with_first_stage
+from codehunt.reranker.config import RerankConfig, RerankerConfigError
+from codehunt.reranker.model import FUSION_RRF_K, fuse_with_first_stage
 
 
 def test_fused_scores_are_the_weighted_reciprocal_ranks():

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from reranker.loss import ListwiseDistillationLoss, ListwiseSoftmaxLoss, PointwiseBCELoss, make_loss  # noqa: E402
+from codehunt.reranker.loss import ListwiseDistillationLoss, ListwiseSoftmaxLoss, PointwiseBCELoss, make_loss  # noqa: E402
 
 
 def test_listwise_single_group_exact() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.types import Hit
+from codehunt.index.types import Hit
 
 PAIRS = Path("cosqa") / "extra" / "qa_dev_pairs.jsonl"
 TRAIN_ROWS, HELD_OUT = 16, 32
@@ -50,7 +50,7 @@ def triples(shared_data: Path, default_encoder, tmp_path_factory) -> Path:
 
 
 def config(triples: Path, output: Path, **overrides):
-    from reranker.config import RerankerTrainConfig
+    from codehunt.reranker.config import RerankerTrainConfig
 
     base = dict(data=str(triples), output_dir=str(output), group_size=4, random_negative_ratio=0.0, batch_size=4,
                 steps=20, lr=1e-4, max_length=64, max_query_length=16, precision="fp32", checkpoint_every=1000,
@@ -60,7 +60,7 @@ def config(triples: Path, output: Path, **overrides):
 
 @pytest.fixture(scope="module")
 def trained(triples: Path, tmp_path_factory) -> Path:
-    from reranker.train import train_reranker
+    from codehunt.reranker.train import train_reranker
 
     return train_reranker(config(triples, tmp_path_factory.mktemp("run") / "model"))
 
@@ -77,8 +77,8 @@ def mean_rank_of_positive(rescorer, lists: list[tuple[str, list[str]]]) -> float
 
 
 def test_training_moves_the_positive_up_on_held_out_queries(trained: Path, untrained_rescorer, shared_data: Path) -> None:
-    from reranker.config import RerankConfig
-    from reranker.model import load_rescorer
+    from codehunt.reranker.config import RerankConfig
+    from codehunt.reranker.model import load_rescorer
 
     held_out = candidate_lists(positives(shared_data)[TRAIN_ROWS : TRAIN_ROWS + HELD_OUT])
     rescorer = load_rescorer(trained, RerankConfig(precision="fp32"))
@@ -91,8 +91,8 @@ def test_training_moves_the_positive_up_on_held_out_queries(trained: Path, untra
 
 
 def test_saved_model_loads_with_plain_crossencoder(trained: Path, tmp_path: Path) -> None:
-    from reranker.config import RerankConfig
-    from reranker.model import load_rescorer
+    from codehunt.reranker.config import RerankConfig
+    from codehunt.reranker.model import load_rescorer
 
     pairs = [["sort a list", "def f(x):\n    return sorted(x)"], ["open a file", "with open(p) as f:\n    data = f.read()"]]
     ours = load_rescorer(trained, RerankConfig(precision="fp32")).score_pairs([p[0] for p in pairs], [p[1] for p in pairs])
@@ -121,7 +121,7 @@ def test_resume_equals_straight_run(triples: Path, tmp_path: Path) -> None:
     """N steps + resume + N steps == 2N straight (grad accumulation, random negatives, distillation, auto precision)."""
     import torch
 
-    from reranker.train import train_reranker
+    from codehunt.reranker.train import train_reranker
 
     options = dict(steps=4, checkpoint_every=2, keep_checkpoints=2, grad_accum=2, batch_size=2, group_size=3,
                    random_negative_ratio=0.5, distill_weight=0.5, precision="auto", log_every=1, warmup_ratio=0.25)
@@ -142,9 +142,9 @@ def test_resume_equals_straight_run(triples: Path, tmp_path: Path) -> None:
 
 
 def test_resume_refuses_other_settings_and_overwrites_need_consent(triples: Path, tmp_path: Path) -> None:
-    from reranker.config import RerankerConfigError
-    from reranker.train import train_reranker
-    from retriever.checkpoint import CheckpointError
+    from codehunt.reranker.config import RerankerConfigError
+    from codehunt.reranker.train import train_reranker
+    from codehunt.retriever.checkpoint import CheckpointError
 
     with pytest.raises(CheckpointError, match="no checkpoint"):
         train_reranker(config(triples, tmp_path / "fresh", resume=True))

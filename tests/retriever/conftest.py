@@ -60,7 +60,7 @@ def pairs_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def small_config(data: Path, out: Path, **overrides):  # noqa: ANN201 - RetrieverTrainConfig
     """A config that trains the real default model fast: fp32 (exact), batch 2, 64 tokens, tiny queue."""
-    from retriever.config import RetrieverTrainConfig
+    from codehunt.retriever.config import RetrieverTrainConfig
 
     settings = dict(data=str(data), output_dir=str(out), queue_size=8, batch_size=2, steps=2, max_seq_length=64,
                     precision="fp32", device="cpu", log_every=1, checkpoint_every=1000, cache_dir=str(out.parent / "hf-cache"),

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from retriever.augment import OPERATORS, TOKEN, CodeAugmenter, delete_statements, mask_tokens, replace_with_types
+from codehunt.retriever.augment import OPERATORS, TOKEN, CodeAugmenter, delete_statements, mask_tokens, replace_with_types
 
 PYTHON = inspect.getsource(textwrap.indent)
 JAVASCRIPT = """function add(a, b) {

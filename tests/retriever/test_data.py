@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retriever.config import RetrieverConfigError, RetrieverTrainConfig
-from retriever.data import BatchOrder, TrainingDataError, load_training_data, stable_id
+from codehunt.retriever.config import RetrieverConfigError, RetrieverTrainConfig
+from codehunt.retriever.data import BatchOrder, TrainingDataError, load_training_data, stable_id
 
 
 def test_triples_keep_ids_and_negatives(triples_file: Path, tmp_path: Path) -> None:
@@ -35,7 +35,7 @@ def test_pairs_use_corpus_id_or_text_hash(pairs_file: Path, tmp_path: Path) -> N
 
 
 def test_mined_pairs_train_as_they_are_written(tmp_path: Path) -> None:
-    from mining.pairs import Pair
+    from codehunt.mining.pairs import Pair
 
     mined = tmp_path / "pairs.jsonl"
     pairs = [Pair("sum two numbers", "def add(a, b):\n    return a + b", "lib.py::add", "docstring"),

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from retriever.data import stable_id
+from codehunt.retriever.data import stable_id
 from tests.distributed import join_process_group, run_two_processes, write_report
 
 
 def _worker(rank: int, world: int, port: int, config_json: dict, report_dir: str) -> None:
     join_process_group(rank, world, port)
-    from retriever.config import RetrieverTrainConfig
-    from retriever.train import TrainingRun
+    from codehunt.retriever.config import RetrieverTrainConfig
+    from codehunt.retriever.train import TrainingRun
 
     run = TrainingRun(RetrieverTrainConfig.from_json(config_json))
     run.train()

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from retriever.config import MochiParams
-from retriever.loss import BatchIds, ContrastiveObjective, blocked_negatives, contrastive_loss, mochi_negatives
+from codehunt.retriever.config import MochiParams
+from codehunt.retriever.loss import BatchIds, ContrastiveObjective, blocked_negatives, contrastive_loss, mochi_negatives
 
 E = math.e
 

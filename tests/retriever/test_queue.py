@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from retriever.model import make_key_encoder, momentum_update
-from retriever.queue import KeyQueue
+from codehunt.retriever.model import make_key_encoder, momentum_update
+from codehunt.retriever.queue import KeyQueue
 
 
 def push(queue: KeyQueue, values: list[float]) -> None:

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from retriever.checkpoint import CheckpointError, list_checkpoints, read_state, read_tensors
-from retriever.config import RetrieverConfigError
-from retriever.data import BatchOrder, load_training_data, stable_id
-from retriever.model import TRAINING_INFO
-from retriever.train import TrainingRun, train_retriever
+from codehunt.retriever.checkpoint import CheckpointError, list_checkpoints, read_state, read_tensors
+from codehunt.retriever.config import RetrieverConfigError
+from codehunt.retriever.data import BatchOrder, load_training_data, stable_id
+from codehunt.retriever.model import TRAINING_INFO
+from codehunt.retriever.train import TrainingRun, train_retriever
 
 REPO = Path(__file__).resolve().parents[2]
 FULL_RECIPE = dict(steps=4, grad_accum=2, checkpoint_every=2, keep_checkpoints=5, loss="dcl", learn_temperature=True,
@@ -66,7 +66,7 @@ def test_resume_equals_straight_run(straight_run, triples_file: Path, make_confi
 
 
 def _default_model_dir() -> str:
-    from index.encoder import resolve_model_path
+    from codehunt.index.encoder import resolve_model_path
 
     return resolve_model_path("default")
 
@@ -85,7 +85,7 @@ print(json.dumps({"prompts": model.prompts, "query": query.tolist(), "document":
 
 
 def test_published_model_loads_without_codehunt(straight_run, tmp_path: Path) -> None:
-    from index.encoder import EncoderConfig, SentenceTransformerEncoder
+    from codehunt.index.encoder import EncoderConfig, SentenceTransformerEncoder
 
     config, out = straight_run
     files = {p.name for p in out.iterdir()}
