@@ -158,14 +158,28 @@ def bm25_text(chunk: Chunk) -> str:
     return f"{chunk.path} {chunk.qualname}\n{chunk.text}"
 
 
+SIGNATURE_SHARE = 0.25
+"""The repeated signature of a later part takes at most this share of the encoder window; a longer one is cut."""
+MAX_PARTS_PER_UNIT = 12
+"""A unit is split into at most this many parts; the last part keeps the remaining lines (BM25 reads them all,
+the encoder what fits its window), so one huge function cannot flood the index and the top 10."""
+
+
 def split_long_chunks(
-    chunks: Sequence[Chunk], count_tokens: Callable[[list[str]], list[int]], max_tokens: int
+    chunks: Sequence[Chunk],
+    count_tokens: Callable[[list[str]], list[int]],
+    max_tokens: int,
+    max_parts: int = MAX_PARTS_PER_UNIT,
 ) -> list[Chunk]:
     """Split units whose embedding text exceeds ``max_tokens`` into line groups that fit.
 
     Later parts repeat the unit's signature (``extra["signature"]``, else its first line)
     so the encoder still sees what the code belongs to; part ids get ``~2``, ``~3``...
-    and share ``unit_id`` so search reports one hit per unit.
+    and share ``unit_id`` so search reports one hit per unit. A signature longer than
+    ``SIGNATURE_SHARE`` of the window (a 40-parameter annotated endpoint, say) is cut to that
+    budget and marked ``extra["signature_cut"]``: otherwise every later part would be the
+    signature plus a line or two, and the encoder, which truncates at its window, would see the
+    same signature in each (identical vectors, a corpus of repeated text).
     """
     lengths = count_tokens([embedding_text(chunk) for chunk in chunks])
     result: list[Chunk] = []
@@ -173,13 +187,36 @@ def split_long_chunks(
         if length <= max_tokens or chunk.kind == "document":
             result.append(chunk)
             continue
-        result.extend(_split_chunk(chunk, count_tokens, max_tokens))
+        result.extend(_split_chunk(chunk, count_tokens, max_tokens, max_parts))
     return result
 
 
-def _split_chunk(chunk: Chunk, count_tokens: Callable[[list[str]], list[int]], max_tokens: int) -> Iterator[Chunk]:
+def cut_signature(signature: str, count_tokens: Callable[[list[str]], list[int]], budget: int) -> tuple[str, bool]:
+    """``signature`` cut to about ``budget`` tokens (whole lines, else a prefix of the first), and whether it was cut."""
+    lines = signature.split("\n")
+    tokens = count_tokens(lines)
+    if sum(tokens) <= budget:
+        return signature, False
+    kept: list[str] = []
+    used = 0
+    for line, count in zip(lines, tokens):
+        if used + count > budget:
+            break
+        kept.append(line)
+        used += count
+    if not kept:  # one very long line: keep a prefix, shortened until it fits
+        line = lines[0]
+        while line and count_tokens([line])[0] > budget:
+            line = line[: max(1, int(len(line) * 0.8))]
+        kept = [line]
+    return "\n".join(kept) + " ...", True
+
+
+def _split_chunk(
+    chunk: Chunk, count_tokens: Callable[[list[str]], list[int]], max_tokens: int, max_parts: int
+) -> Iterator[Chunk]:
     lines = chunk.text.split("\n")
-    signature = chunk.extra.get("signature") or lines[0]
+    signature, cut = cut_signature(chunk.extra.get("signature") or lines[0], count_tokens, int(max_tokens * SIGNATURE_SHARE))
     header_tokens = count_tokens([embedding_text(replace(chunk, text=f"{signature}\n    ..."))])[0]
     budget = max(16, max_tokens - header_tokens)
     line_tokens = count_tokens(lines)
@@ -187,13 +224,16 @@ def _split_chunk(chunk: Chunk, count_tokens: Callable[[list[str]], list[int]], m
     used = 0
     parts: list[tuple[int, int]] = []
     for index, tokens in enumerate(line_tokens):
-        if used + tokens > budget and index > part_start:
+        if used + tokens > budget and index > part_start and len(parts) < max_parts - 1:
             parts.append((part_start, index))
             part_start, used = index, 0
         used += tokens
     parts.append((part_start, len(lines)))
     line_numbers = _source_line_numbers(chunk, len(lines))
     unit_id = chunk.unit
+    extra = {**chunk.extra, "parts": len(parts), "unit_lines": [chunk.start_line, chunk.end_line]}
+    if cut:
+        extra["signature_cut"] = True
     for number, (first, last) in enumerate(parts, start=1):
         body = "\n".join(lines[first:last])
         text = body if number == 1 else f"{signature}\n    ...\n{body}"
@@ -204,7 +244,7 @@ def _split_chunk(chunk: Chunk, count_tokens: Callable[[list[str]], list[int]], m
             start_line=line_numbers[first],
             end_line=line_numbers[last - 1],
             text=text,
-            extra={**chunk.extra, "part": number, "parts": len(parts), "unit_lines": [chunk.start_line, chunk.end_line]},
+            extra={**extra, "part": number},
         )
 
 

@@ -1,7 +1,8 @@
 """Typed errors whose messages name the file at fault and the fix.
 
-The CLI maps every :class:`CodehuntError` to exit code 1 with its one-line message;
-anything else is a bug and keeps its traceback.
+The CLI maps every :class:`CodehuntError` to exit code 1 with its one-line message (a
+:class:`ConfigError` raised while the CLI turns its options into a config is a usage error,
+exit code 2); anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -28,3 +29,7 @@ class CorruptIndexError(CodehuntError):
 
 class IndexLockedError(CodehuntError):
     """Another build holds the lock on this output directory."""
+
+
+class ConfigError(CodehuntError):
+    """A configuration value that cannot work (unknown choice, out of range); raised before any work starts."""

@@ -138,3 +138,23 @@ def paired_bootstrap(
         wins=int((differences > 0).sum()),
         losses=int((differences < 0).sum()),
     )
+
+
+def first_match_ndcg(ranked_paths: Sequence[str], targets: Sequence[str] | set[str], k: int = 10) -> float:
+    """nDCG@k with binary gain where each target counts once, at the rank of the first result that matches it.
+
+    The code-search-files benchmark's metric (MinishLab/semble): results are file paths (a chunk-level list may
+    name one file several times, and the repeats earn nothing); the ideal DCG is that of min(k, |targets|) hits at
+    the top, so targets never found still count against the score.
+    """
+    wanted = set(targets)
+    if not wanted:
+        return 0.0
+    found: set[str] = set()
+    dcg = 0.0
+    for rank, path in enumerate(ranked_paths[:k], start=1):
+        if path in wanted and path not in found:
+            found.add(path)
+            dcg += 1.0 / math.log2(rank + 1)
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(k, len(wanted)) + 1))
+    return dcg / ideal

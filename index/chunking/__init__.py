@@ -20,7 +20,7 @@ from codehunt.index.types import Chunk, Skip
 
 __all__ = ["CHUNKER_VERSION", "ChunkConfig", "ChunkResult", "chunk_source", "language_for_path"]
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # 2: long signatures cut, parts per unit capped (index/corpus.py)
 """Recorded in index manifests; bump it whenever the same file would be cut differently."""
 
 
