@@ -31,13 +31,19 @@ from codehunt.index.file_ranking import rank_files
 from codehunt.index.fusion import FusionConfig, fuse
 from codehunt.index.index import Index, hit_from_chunk
 from codehunt.index.metrics import MetricReport, evaluate_run, paired_bootstrap
+from codehunt.index.ranking import SearchConfig, rank_hybrid
 
 DEPTH = 100
 
 
-def variants() -> dict[str, FusionConfig | str]:
-    """Every system of the table: the two halves, today's RRF, and each fusion family at several weights."""
-    rows: dict[str, FusionConfig | str] = {"bm25": "bm25", "dense": "dense", "rrf (previous default)": FusionConfig("rrf", 0.5)}
+DEFAULT = "default: zscore w=0.8 + symbol, path, diversity"
+
+
+def variants() -> dict[str, FusionConfig | SearchConfig | str]:
+    """Every system of the table: the two halves, the previous RRF default, each fusion family at several
+    weights (fusion alone), and the new default with each of its ranking features taken out in turn."""
+    rows: dict[str, FusionConfig | SearchConfig | str] = {
+        "bm25": "bm25", "dense": "dense", "rrf (previous default)": FusionConfig("rrf", 0.5)}
     for weight in (0.7, 0.8, 0.9):
         rows[f"rrf w={weight}"] = FusionConfig("rrf", weight)
     for how in ("minmax", "zscore"):
@@ -45,6 +51,13 @@ def variants() -> dict[str, FusionConfig | str]:
             rows[f"{how} w={weight}"] = FusionConfig(how, weight)
     for prose, code in ((0.8, 0.3), (0.8, 0.5), (0.7, 0.3), (0.9, 0.3), (0.8, 0.1)):
         rows[f"auto (zscore, prose {prose} / code {code})"] = FusionConfig("auto", prose, code)
+    default = SearchConfig()
+    rows[DEFAULT] = default
+    rows["  without symbol match"] = SearchConfig(symbol_boost=0.0)
+    rows["  without path match"] = SearchConfig(path_boost=0.0)
+    rows["  without file diversity"] = SearchConfig(file_diversity=0.0)
+    rows["  with auto fusion"] = SearchConfig(fusion=FusionConfig("auto", 0.8, 0.5))
+    rows["  with minmax fusion"] = SearchConfig(fusion=FusionConfig("minmax", 0.8))
     return rows
 
 
@@ -54,11 +67,13 @@ def candidate_lists(index: Index, queries: list[str]) -> tuple[list, list]:
     return dense, lexical
 
 
-def ranked_positions(system: FusionConfig | str, query: str, dense: list, lexical: list) -> list[tuple[int, float]]:
+def ranked_positions(system: FusionConfig | SearchConfig | str, query: str, dense: list, lexical: list, chunks: list) -> list[tuple[int, float]]:
     if system == "dense":
         return dense
     if system == "bm25":
         return lexical
+    if isinstance(system, SearchConfig):
+        return rank_hybrid(dense, lexical, chunks, query, system)[:DEPTH]
     assert isinstance(system, FusionConfig)
     return fuse(dense, lexical, system, query)[:DEPTH]
 
@@ -73,7 +88,7 @@ def beir_rows(data_dir: Path, name: str, systems: dict) -> dict[str, MetricRepor
     for label, system in systems.items():
         run = {}
         for qid, text, d, b in zip(qids, texts, dense, lexical):
-            ranking = ranked_positions(system, text, d, b)
+            ranking = ranked_positions(system, text, d, b, index.chunks)
             run[qid] = {index.chunks[pos].unit: float(len(ranking) - i) for i, (pos, _) in enumerate(ranking)}
         reports[label] = evaluate_run(data.qrels, run)
     return reports
@@ -98,7 +113,7 @@ def codesearch_rows(data_dir: Path, repos_dir: Path, systems: dict, aggregation:
         for label, system in systems.items():
             chunk_paths, file_paths = {}, {}
             for qid, text, d, b in zip(qids, texts, dense, lexical):
-                ranking = ranked_positions(system, text, d, b)
+                ranking = ranked_positions(system, text, d, b, index.chunks)
                 hits = [hit_from_chunk(index.chunks[pos], rank, score) for rank, (pos, score) in enumerate(ranking, start=1)]
                 chunk_paths[qid] = [hit.path for hit in hits[:10]]
                 file_paths[qid] = [f.path for f in rank_files(hits, aggregation, 10)]

@@ -33,12 +33,12 @@ FUSION_METHODS = ("rrf", "minmax", "zscore", "auto")
 class FusionConfig:
     """How a hybrid search fuses its dense and BM25 candidates (saved in the index manifest, overridable)."""
 
-    method: str = field(default="auto", metadata={"help": "rrf, minmax, zscore, or auto (z-score with a query-aware weight)"})
+    method: str = field(default="zscore", metadata={"help": "rrf, minmax, zscore, or auto (z-score with a query-aware weight)"})
     dense_weight: float = field(
         default=0.8, metadata={"help": "weight of the dense side in [0, 1] (prose queries, for auto); 1 - it goes to BM25"}
     )
     code_dense_weight: float = field(
-        default=0.3, metadata={"help": "auto only: the dense weight for a query that looks entirely like code"}
+        default=0.5, metadata={"help": "auto only: the dense weight for a query that looks entirely like code"}
     )
     rrf_k: int = field(default=60, metadata={"help": "reciprocal-rank-fusion constant"})
 
