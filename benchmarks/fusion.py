@@ -36,7 +36,7 @@ from codehunt.index.ranking import SearchConfig, rank_hybrid
 DEPTH = 100
 
 
-DEFAULT = "default: zscore w=0.8 + symbol, path, diversity"
+DEFAULT = "default: minmax w=0.8 + symbol, path, diversity"
 
 
 def variants() -> dict[str, FusionConfig | SearchConfig | str]:
@@ -57,7 +57,7 @@ def variants() -> dict[str, FusionConfig | SearchConfig | str]:
     rows["  without path match"] = SearchConfig(path_boost=0.0)
     rows["  without file diversity"] = SearchConfig(file_diversity=0.0)
     rows["  with auto fusion"] = SearchConfig(fusion=FusionConfig("auto", 0.8, 0.5))
-    rows["  with minmax fusion"] = SearchConfig(fusion=FusionConfig("minmax", 0.8))
+    rows["  with zscore fusion"] = SearchConfig(fusion=FusionConfig("zscore", 0.8))
     return rows
 
 

@@ -33,7 +33,7 @@ FUSION_METHODS = ("rrf", "minmax", "zscore", "auto")
 class FusionConfig:
     """How a hybrid search fuses its dense and BM25 candidates (saved in the index manifest, overridable)."""
 
-    method: str = field(default="zscore", metadata={"help": "rrf, minmax, zscore, or auto (z-score with a query-aware weight)"})
+    method: str = field(default="minmax", metadata={"help": "rrf, minmax, zscore, or auto (z-score with a query-aware weight)"})
     dense_weight: float = field(
         default=0.8, metadata={"help": "weight of the dense side in [0, 1] (prose queries, for auto); 1 - it goes to BM25"}
     )
