@@ -42,7 +42,6 @@ from codehunt.localize import (
     bm25_ranking,
     dense_ranking,
     files_at,
-    load_rescorer,
     make_encoder,
     rank_issue,
     read_gold,
@@ -51,6 +50,7 @@ from codehunt.localize import (
     revision_index,
     score_instance,
 )
+from codehunt.reranker.model import load_rescorer
 
 COLUMNS = (
     ("file_acc_at_1", "file Acc@1"), ("file_acc_at_3", "file Acc@3"), ("file_acc_at_5", "file Acc@5"), ("file_mrr", "file MRR"),
@@ -101,7 +101,7 @@ def main() -> None:
     started = time.perf_counter()
     default = LocalizeConfig(cache_dir=args.cache)
     table_rows = rows(default, args.reranker)
-    rescorers = {fusion: load_rescorer(args.reranker, fusion) for fusion in (0.0, 1.0)} if args.reranker else {}
+    rescorers = {fusion: load_rescorer(args.reranker, first_stage_weight=fusion) for fusion in (0.0, 1.0)} if args.reranker else {}
     gold = read_gold(args.gold)
     wanted = {name for name in args.only.split(",") if name}
     instances = [

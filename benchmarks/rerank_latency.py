@@ -26,7 +26,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from codehunt.index.bm25 import BM25Index  # noqa: E402
-from codehunt.index.encoder import cpu_has_fast_bf16  # noqa: E402
+from codehunt.index.precision import cpu_has_fast_bf16  # noqa: E402
 from codehunt.index.tokenize import tokenize_code  # noqa: E402
 from codehunt.reranker.config import RerankConfig  # noqa: E402
 from codehunt.reranker.model import CrossEncoderRescorer, load_rescorer  # noqa: E402

@@ -1,7 +1,9 @@
 """The ``codehunt`` command line: build an index, search it, evaluate, mine, train, localize.
 
 Results go to stdout, progress and messages to stderr. Exit codes: 0 ok (also for zero
-hits), 1 bad input (a one-line message names the file and the fix), 2 usage.
+hits), 1 bad input (a one-line message names the file and the fix), 2 usage (a one-line
+message names the option: ``-k 0``, an empty query, an unknown ``--mode``, any option value
+a config rejects; see ``codehunt.console``).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from codehunt.console import cli_errors, setup_logging
+from codehunt.console import cli_errors, options_checked, quiet_libraries, require, setup_logging
 
 app = typer.Typer(
     help="Search a codebase in plain language: index it once, then ask for 'parse an ISO date' and get functions back.",
@@ -28,6 +30,18 @@ app.add_typer(index_app, name="index")
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each step does (on stderr).")) -> None:
     """codehunt: code search with dense embeddings, BM25 and rerankers."""
     setup_logging(verbose)
+    quiet_libraries()
+
+
+def check_search_options(mode: str, rerank_depth: int, rerank_fusion: float, k: int | None = None) -> None:
+    """The search options every searching command shares; a bad one is a usage error (exit code 2)."""
+    from codehunt.index.index import SEARCH_MODES  # no model, no FAISS: numpy and the index modules
+
+    require(mode in SEARCH_MODES, f"unknown --mode {mode!r}: choose one of {', '.join(SEARCH_MODES)}")
+    if k is not None:
+        require(k >= 1, f"-k must be at least 1, got {k}")
+    require(rerank_depth >= 1, f"--rerank-depth must be at least 1, got {rerank_depth}")
+    require(rerank_fusion >= 0, f"--rerank-fusion must be >= 0, got {rerank_fusion}")
 
 
 @index_app.command("build")
@@ -50,11 +64,13 @@ def index_build(
     from codehunt.index.index import Index, IndexConfig
     from codehunt.index.sources import SourceConfig
 
-    config = IndexConfig(
-        encoder=EncoderConfig(model=model, precision=precision, batch_size=batch_size),
-        corpus=CorpusConfig(source=SourceConfig(max_file_bytes=max_file_bytes, exclude=tuple(exclude))),
-        dense=DenseConfig(index_type=index_type),
-    )
+    require(max_file_bytes >= 1, f"--max-file-bytes must be at least 1, got {max_file_bytes}")
+    with options_checked():
+        config = IndexConfig(
+            encoder=EncoderConfig(model=model, precision=precision, batch_size=batch_size),
+            corpus=CorpusConfig(source=SourceConfig(max_file_bytes=max_file_bytes, exclude=tuple(exclude))),
+            dense=DenseConfig(index_type=index_type),
+        )
     index = Index.build(path, output, config, rev=rev, show_progress=True)
     skipped = sum(1 for _ in (output / "skipped.jsonl").open(encoding="utf-8"))
     print(
@@ -101,6 +117,8 @@ def search(
     rerank_fusion: float = typer.Option(0.0, "--rerank-fusion", help="Weight of the first stage's order fused (RRF) with the reranker's; 0 = reranker order only."),
 ) -> None:
     """Search an index; prints hits like grep: path:line: qualname, then a short snippet."""
+    require(bool(query.strip()), "the query is empty: say what you are looking for, e.g. 'parse an ISO date'")
+    check_search_options(mode, rerank_depth, rerank_fusion, k)
     from codehunt.pipeline import search_index
 
     hits = search_index(index_path, query, k=k, mode=mode, rerank=rerank, rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)
@@ -150,6 +168,8 @@ def eval_beir(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
     """Run every query of a BEIR split and print nDCG/MRR/Recall/MAP/P at 1..100 (MTEB names)."""
+    require(bool(split.strip()), "--split is empty: name a qrels file, e.g. --split dev for qrels/dev.tsv")
+    check_search_options(mode, rerank_depth, rerank_fusion)
     from codehunt.evaluate import evaluate_beir
     from codehunt.report import print_metrics, write_per_query
     from codehunt.index.trec import write_trec_run
@@ -159,7 +179,9 @@ def eval_beir(
         from codehunt.reranker.config import RerankConfig
         from codehunt.reranker.model import load_rescorer
 
-        rescorer = load_rescorer(rerank, RerankConfig(first_stage_weight=rerank_fusion))
+        with options_checked():
+            rerank_config = RerankConfig(first_stage_weight=rerank_fusion)
+        rescorer = load_rescorer(rerank, rerank_config)
     result = evaluate_beir(folder, split, index_path, model, mode, rescorer, rerank_depth, show_progress=True)
     tag = f"codehunt-{mode}" + ("-rerank" if rerank else "")
     if run_path is not None:
@@ -249,18 +271,8 @@ def _register_localize_commands() -> None:
     from codehunt.config_cli import config_command
     from codehunt.localize import LocalizeConfig
 
-    def read_issue(issue: str) -> str:
-        from codehunt.index.errors import BadInputError
-
-        if issue == "-":
-            return sys.stdin.read()
-        path = Path(issue)
-        if not path.is_file():
-            raise BadInputError(f"issue file {path} does not exist: pass a file with the issue text, or - for stdin")
-        return path.read_text(encoding="utf-8", errors="replace")
-
     def run_localize(config: LocalizeConfig, issue: str, as_json: bool) -> None:
-        from codehunt.localize import format_localization, localize_issue
+        from codehunt.localize import format_localization, localize_issue, read_issue
 
         for line in format_localization(localize_issue(read_issue(issue), config, show_progress=True), as_json):
             print(line)

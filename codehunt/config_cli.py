@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import typer
 
-from codehunt.console import cli_errors
+from codehunt.console import cli_errors, options_checked
 
 
 def option_name(field_name: str) -> str:
@@ -35,7 +35,8 @@ def config_command(
 
     ``run`` receives the config instance built from the parsed command line, plus the values
     of any ``leading`` parameters (inputs that are not config fields, such as an issue file)
-    as keyword arguments.
+    as keyword arguments. An error the config raises while it is built is a usage error
+    (exit code 2, one line); errors ``run`` raises keep their own codes.
     """
     hints = typing.get_type_hints(config_class)
     short = short or {}
@@ -66,7 +67,9 @@ def config_command(
         for field in dataclasses.fields(config_class):
             if isinstance(values.get(field.name), list):
                 values[field.name] = tuple(values[field.name])
-        run(config_class(**values), **extras)
+        with options_checked():  # the config rejects a bad option before any work: exit code 2
+            config = config_class(**values)
+        run(config, **extras)
 
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__name__ = name.replace("-", "_")

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from codehunt.beir import load_beir
+from codehunt.index.beir import load_beir
 from codehunt.index.encoder import EncoderConfig
 from codehunt.index.errors import IncompatibleIndexError
 from codehunt.index.index import Index, IndexConfig
@@ -90,7 +90,7 @@ def run_queries(
 
 def evaluate_beir(
     folder: Path,
-    split: str = "dev",
+    split: str | None = None,
     index_path: Path | None = None,
     model: str | None = None,
     mode: str = "hybrid",
@@ -98,6 +98,7 @@ def evaluate_beir(
     rerank_depth: int = 50,
     show_progress: bool = False,
 ) -> EvalResult:
+    """Search every query of ``split`` (None: the default split of :mod:`codehunt.index.beir`) and score the run."""
     data = load_beir(folder, split)
     index = open_or_build_index(data.corpus_path, index_path, model, show_progress)
     started = time.perf_counter()

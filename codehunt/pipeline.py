@@ -18,10 +18,8 @@ def search_index(
     index = Index.load(index_path)
     if rerank is None:
         return index.search(query, k, mode)  # type: ignore[arg-type]
-    from codehunt.reranker.config import RerankConfig
-    from codehunt.reranker.model import load_rescorer
+    from codehunt.reranker.model import load_rescorer, rerank_head
 
     candidates = index.search(query, max(k, rerank_depth), mode)  # type: ignore[arg-type]
-    head, tail = candidates[:rerank_depth], candidates[rerank_depth:]
-    reranked = load_rescorer(rerank, RerankConfig(first_stage_weight=rerank_fusion)).rescore(query, head, texts=index.hit_texts(head))
-    return (reranked + tail)[:k]
+    rescorer = load_rescorer(rerank, first_stage_weight=rerank_fusion)
+    return rerank_head(rescorer, query, candidates, rerank_depth, index.hit_texts)[:k]

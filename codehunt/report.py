@@ -7,8 +7,6 @@ from typing import Any
 
 from codehunt.index.storage import write_jsonl_atomic
 
-HEADLINE = ("ndcg_at_10", "mrr_at_10", "recall_at_1", "recall_at_10", "recall_at_100", "map")
-
 
 def print_metrics(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from codehunt.index.errors import BadInputError, CorruptIndexError
+from codehunt.index.errors import BadInputError, ConfigError, CorruptIndexError
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,11 @@ class BM25Config:
 
     def __post_init__(self) -> None:
         if not self.k1 >= 0:
-            raise BadInputError(f"BM25 k1 must be >= 0, got {self.k1}")
+            raise ConfigError(f"BM25 k1 must be >= 0, got {self.k1}")
         if not 0 <= self.b <= 1:
-            raise BadInputError(f"BM25 b must be between 0 and 1, got {self.b}")
+            raise ConfigError(f"BM25 b must be between 0 and 1, got {self.b}")
         if not np.isfinite(self.epsilon):
-            raise BadInputError(f"BM25 epsilon must be finite, got {self.epsilon}")
+            raise ConfigError(f"BM25 epsilon must be finite, got {self.epsilon}")
 
 
 def _rank_bm25_idf(vocabulary: list[str], doc_freqs: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
@@ -243,7 +243,7 @@ class BM25Index:
             config = BM25Config(**{key: float(meta["config"][key]) for key in config_fields})
             vocabulary = meta["vocabulary"]
             n_docs, n_postings = int(meta["n_docs"]), int(meta["n_postings"])
-        except (KeyError, TypeError, ValueError, BadInputError) as exc:
+        except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise bad(meta_path, f"missing or invalid field ({exc!r})") from exc
         if not isinstance(vocabulary, list) or not all(isinstance(term, str) for term in vocabulary):
             raise bad(meta_path, "vocabulary is not a list of strings")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from codehunt.index.chunking import ChunkConfig, chunk_source, language_for_path
-from codehunt.index.errors import BadInputError
+from codehunt.index.errors import BadInputError, ConfigError
 from codehunt.index.sources import (
     SourceConfig,
     SourceFile,
@@ -35,6 +35,12 @@ class CorpusConfig:
     source: SourceConfig = field(default_factory=SourceConfig, metadata={"help": "file selection"})
     chunk: ChunkConfig = field(default_factory=ChunkConfig, metadata={"help": "how files are cut into units"})
     split_long: bool = field(default=True, metadata={"help": "split units longer than the encoder window"})
+
+    def __post_init__(self) -> None:  # the parts validate their own fields
+        if not isinstance(self.source, SourceConfig) or not isinstance(self.chunk, ChunkConfig):
+            raise ConfigError(
+                f"CorpusConfig needs a SourceConfig and a ChunkConfig, got {type(self.source).__name__} and {type(self.chunk).__name__}"
+            )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from codehunt.index.errors import BadInputError, CorruptIndexError
+from codehunt.index.errors import BadInputError, ConfigError, CorruptIndexError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,13 @@ class DenseConfig:
 
     def __post_init__(self) -> None:
         if self.index_type not in INDEX_TYPES:
-            raise BadInputError(f"unknown index type {self.index_type!r}: choose one of {', '.join(INDEX_TYPES)}")
+            raise ConfigError(f"unknown index type {self.index_type!r}: choose one of {', '.join(INDEX_TYPES)}")
+        for name in ("hnsw_m", "hnsw_ef_construction", "hnsw_ef_search", "ivf_nprobe"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name in ("ivf_nlist", "pq_m"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0 (0: chosen from the corpus), got {getattr(self, name)}")
 
 
 def build_dense_index(vectors: np.ndarray, config: DenseConfig = DenseConfig()) -> Any:

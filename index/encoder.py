@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Iterator, Literal, Protocol, Sequence
 
 import numpy as np
 
-from codehunt.index.errors import ModelLoadError
+from codehunt.index.errors import ConfigError, ModelLoadError
+from codehunt.index.precision import PRECISIONS, wants_bf16
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -57,15 +58,6 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True where the CPU has AMX or AVX512-BF16, i.e. bf16 matmuls beat fp32 ones."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return any(flag in flags for flag in (" amx_bf16", " avx512_bf16"))
-
-
 @dataclass(frozen=True)
 class EncoderConfig:
     """How texts are embedded."""
@@ -78,14 +70,21 @@ class EncoderConfig:
     )
     device: str | None = field(default=None, metadata={"help": "cpu | cuda | None (cuda when present)"})
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError(f"--model must name a model directory, a hub name or 'default', got {self.model!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.max_length is not None and self.max_length < 0:  # 0, like None, keeps the model's window
+            raise ConfigError(f"max_length must be a positive token count (or None: the model's), got {self.max_length}")
+
 
 def load_sentence_transformer(model: str, device: str | None = None) -> "SentenceTransformer":
     """Load a SentenceTransformer, turning every failure into a one-line ``ModelLoadError``."""
     path = resolve_model_path(model)
-    import transformers
     from sentence_transformers import SentenceTransformer
-
-    transformers.utils.logging.disable_progress_bar()  # the weight-loading bar is noise on every search
 
     looks_local = os.sep in path or path.startswith(".") or Path(path).exists()
     if looks_local and not Path(path).is_dir():
@@ -108,6 +107,11 @@ def _threads_for(count: int) -> Iterator[None]:
     Intra-op parallelism buys nothing on a 10-token query, and when the other cores are
     busy its spinning threads wait on each other: measured here, one query took ~490 ms on
     2 threads of a loaded 2-core machine and ~11 ms on 1 thread.
+
+    ``torch.set_num_threads`` is process-wide, so this is the one place library code touches it,
+    and only for the duration of one small ``encode``: the caller's setting is read first and put
+    back in ``finally`` (also on an exception), so no state outlives the call. It is not a config
+    field because it is no choice a user makes: a batch above ``SMALL_BATCH`` keeps every thread.
     """
     import torch
 
@@ -119,7 +123,7 @@ def _threads_for(count: int) -> Iterator[None]:
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
+        torch.set_num_threads(previous)  # restore: the thread count is the caller's, not ours
 
 
 class SentenceTransformerEncoder:
@@ -147,16 +151,8 @@ class SentenceTransformerEncoder:
         return self.model.tokenizer
 
     def use_bf16(self) -> bool:
-        if self.config.precision == "bf16":
-            return True
-        if self.config.precision == "fp32":
-            return False
-        device = str(self.model.device)
-        if device.startswith("cuda"):
-            import torch
-
-            return bool(torch.cuda.is_bf16_supported())
-        return cpu_has_fast_bf16()
+        """Whether ``encode`` runs under bf16 autocast (``index.precision.wants_bf16``)."""
+        return wants_bf16(self.config.precision, self.model.device)
 
     def fingerprint(self) -> str:
         """sha256 over parameter names, shapes and bytes: changes whenever the weights do."""

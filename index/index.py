@@ -11,8 +11,9 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 
 from codehunt.index.bm25 import BM25Config, BM25Index
@@ -21,16 +22,19 @@ from codehunt.index.corpus import Corpus, CorpusConfig, bm25_text, embedding_tex
 from codehunt.index.dense import DenseConfig, build_dense_index, load_dense_index, save_dense_index, search_dense_index
 from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
 from codehunt.index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError
-from codehunt.index.fusion import reciprocal_rank_fusion
+from codehunt.index.file_ranking import FileHit, rank_files
 from codehunt.index.manifest import MANIFEST_NAME, EncoderInfo, IndexManifest
+from codehunt.index.ranking import SearchConfig, rank_hybrid
 from codehunt.index.storage import build_lock, checksum_tree, sha256_file, staging_directory, write_json_atomic, write_jsonl_atomic
 from codehunt.index.tokenize import tokenize_code
 from codehunt.index.types import Chunk, Hit
+from codehunt.index.units import UnitTable, best_per_unit
 
 log = logging.getLogger(__name__)
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 SEARCH_MODES = ("dense", "bm25", "hybrid")
+PassagePooling = Literal["max", "mean"]
 
 
 @dataclass(frozen=True)
@@ -41,14 +45,7 @@ class IndexConfig:
     corpus: CorpusConfig = field(default_factory=CorpusConfig, metadata={"help": "file selection and chunking"})
     dense: DenseConfig = field(default_factory=DenseConfig, metadata={"help": "FAISS index type"})
     bm25: BM25Config = field(default_factory=BM25Config, metadata={"help": "BM25 parameters"})
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """How candidates are gathered and fused at query time."""
-
-    depth: int = field(default=100, metadata={"help": "candidates taken from each of dense and BM25 before fusion"})
-    rrf_k: int = field(default=60, metadata={"help": "reciprocal-rank-fusion constant"})
+    search: SearchConfig = field(default_factory=SearchConfig, metadata={"help": "query-time fusion and ranking"})
 
 
 class Index:
@@ -69,7 +66,8 @@ class Index:
         self.dense = dense
         self.bm25 = bm25
         self._encoder = encoder
-        self.search_config = SearchConfig()
+        self.search_config = SearchConfig.from_json(manifest.config.get("search"))
+        """Query-time settings: recorded at build time, replaceable per session (``dataclasses.replace``)."""
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -159,14 +157,14 @@ class Index:
         bm25 = BM25Index.load(path / "bm25")
         return cls(path, manifest, chunks, dense, bm25, encoder)
 
+    @cached_property
+    def units(self) -> UnitTable:
+        """The unit table, built on first use: each unit's first chunk, the units of each file, units by name."""
+        return UnitTable(self.chunks)
+
     def hit_texts(self, hits: Sequence[Hit]) -> list[str]:
         """The text a reranker should read for each hit: path, qualname and the unit's first part."""
-        if not hasattr(self, "_first_part"):
-            first: dict[str, int] = {}
-            for position, chunk in enumerate(self.chunks):
-                first.setdefault(chunk.unit, position)
-            self._first_part = first
-        return [embedding_text(self.chunks[self._first_part[hit.doc_id]]) for hit in hits]
+        return [embedding_text(self.units.chunk(hit.doc_id)) for hit in hits]
 
     def verify(self) -> list[str]:
         """Files whose sha256 differs from the manifest (empty when the index is intact)."""
@@ -199,22 +197,48 @@ class Index:
         rankings = [self._rank(query_rankings, k) for query_rankings in self.candidate_rankings(queries, depth, mode, show_progress)]
         return rankings
 
+    def search_files(self, query: str, k: int = 10, mode: SearchMode = "hybrid", how: str = "max") -> list[FileHit]:
+        """The ``k`` best files for ``query``, ranked from their units (:func:`~codehunt.index.file_ranking.rank_files`).
+
+        Units are gathered to the search depth, so a file is found when one of its units is among those.
+        """
+        if k <= 0:
+            return []
+        hits = self.search_many([query], max(self.search_config.depth, k), mode)[0]
+        return rank_files(hits, how, k)
+
     def candidate_rankings(
-        self, queries: Sequence[str], depth: int, mode: SearchMode, show_progress: bool = False
+        self,
+        queries: Sequence[str | Sequence[str]],
+        depth: int,
+        mode: SearchMode,
+        show_progress: bool = False,
+        *,
+        keep: Callable[[Chunk], bool] | None = None,
+        fetch: int | None = None,
+        pooling: PassagePooling = "max",
     ) -> list[list[tuple[int, float]]]:
-        """Per query, (chunk position, score) best first, one entry per unit."""
+        """Per query, (chunk position, score) best first, one entry per unit.
+
+        A query is a text or, for a long one such as an issue, a list of passages: every passage is searched
+        and a unit keeps its best passage score (MaxP, Dai & Callan 2019) on each side, ties by unit id
+        (:func:`~codehunt.index.units.best_per_unit`); ``pooling="mean"`` searches the dense side with the
+        passages' mean embedding instead. ``keep(chunk)`` filters candidates before they take a rank (say,
+        ``lambda chunk: not is_test_path(chunk.path)``). ``fetch``: chunks each retriever returns per passage
+        before parts collapse and ``keep`` drops some (default ``2 * depth``; raise it when ``keep`` drops many).
+        """
         dense_lists: list[list[tuple[int, float]]] | None = None
         bm25_lists: list[list[tuple[int, float]]] | None = None
-        fetch = depth * 2  # long units have several parts; fetch extra so `depth` units survive collapsing
+        fetch = depth * 2 if fetch is None else fetch  # long units have several parts: extra so `depth` units survive
         if mode in ("dense", "hybrid"):
-            vectors = self.encoder.encode(list(queries), "query", show_progress)
-            scores, ids = search_dense_index(self.dense, vectors, fetch)
-            dense_lists = [self._collapse(zip(row_ids.tolist(), row_scores.tolist()), depth) for row_ids, row_scores in zip(ids, scores)]
+            dense_lists = self._dense_lists(queries, depth, fetch, keep, pooling, show_progress)
         if mode in ("bm25", "hybrid"):
             bm25_lists = []
             for query in queries:
-                ids_, scores_ = self.bm25.top_k(tokenize_code(query), fetch)
-                bm25_lists.append(self._collapse(zip(ids_.tolist(), scores_.tolist()), depth))
+                texts = [query] if isinstance(query, str) else query
+                rows = [self.bm25.top_k(tokenize_code(text), fetch) for text in texts]
+                pairs = [list(zip(ids_.tolist(), scores_.tolist())) for ids_, scores_ in rows]
+                bm25_lists.append(self._pool(query, pairs, depth, keep))
         if mode == "dense":
             assert dense_lists is not None
             return dense_lists
@@ -222,19 +246,58 @@ class Index:
             assert bm25_lists is not None
             return bm25_lists
         assert dense_lists is not None and bm25_lists is not None
-        fused = []
-        for dense_list, bm25_list in zip(dense_lists, bm25_lists):
-            ranking = reciprocal_rank_fusion(
-                [[str(i) for i, _ in dense_list], [str(i) for i, _ in bm25_list]], self.search_config.rrf_k
-            )
-            fused.append([(int(i), score) for i, score in ranking[:depth]])
-        return fused
+        config = self.search_config
+        return [
+            rank_hybrid(dense_list, bm25_list, self.chunks, query if isinstance(query, str) else "\n".join(query), config)[:depth]
+            for query, dense_list, bm25_list in zip(queries, dense_lists, bm25_lists)
+        ]
 
-    def _collapse(self, pairs: Any, depth: int) -> list[tuple[int, float]]:
+    def _dense_lists(
+        self, queries: Sequence[str | Sequence[str]], depth: int, fetch: int, keep: Callable[[Chunk], bool] | None,
+        pooling: PassagePooling, show_progress: bool,
+    ) -> list[list[tuple[int, float]]]:
+        """The dense side of :meth:`candidate_rankings`: every query's passages embedded and searched in one batch."""
+        import numpy as np
+
+        if pooling not in ("max", "mean"):
+            raise BadInputError(f"unknown passage pooling {pooling!r}: choose max or mean")
+        passages = [[query] if isinstance(query, str) else list(query) for query in queries]
+        texts = [text for group in passages for text in group]
+        if not texts:
+            return [[] for _ in queries]
+        vectors = self.encoder.encode(texts, "query", show_progress)  # (passages, dim)
+        groups, start = [], 0
+        for query, group in zip(queries, passages):
+            rows = vectors[start : start + len(group)]  # (passages of this query, dim)
+            start += len(group)
+            if pooling == "mean" and not isinstance(query, str) and len(group):
+                mean = rows.mean(axis=0, keepdims=True)  # (1, dim)
+                rows = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            groups.append(rows)
+        scores, ids = search_dense_index(self.dense, np.concatenate(groups), fetch)
+        lists, start = [], 0
+        for query, rows in zip(queries, groups):
+            pairs = [list(zip(ids[i].tolist(), scores[i].tolist())) for i in range(start, start + len(rows))]
+            start += len(rows)
+            lists.append(self._pool(query, pairs, depth, keep))
+        return lists
+
+    def _pool(
+        self, query: str | Sequence[str], pairs: list[list[tuple[int, float]]], depth: int,
+        keep: Callable[[Chunk], bool] | None,
+    ) -> list[tuple[int, float]]:
+        """A query's ranked (position, score) lists, one per passage -> its units (a text: first hit per unit; MaxP)."""
+        if isinstance(query, str):
+            return self._collapse(pairs[0], depth, keep)
+        return best_per_unit(self.chunks, (pair for ranked in pairs for pair in ranked), depth, keep)
+
+    def _collapse(self, pairs: Any, depth: int, keep: Callable[[Chunk], bool] | None = None) -> list[tuple[int, float]]:
         seen: set[str] = set()
         result: list[tuple[int, float]] = []
         for position, score in pairs:
             if position < 0:
+                continue
+            if keep is not None and not keep(self.chunks[position]):
                 continue
             unit = self.chunks[position].unit
             if unit in seen:

@@ -75,9 +75,17 @@ def unit_name(chunk: Chunk) -> str:
     return _QUALNAME_PARTS.split(chunk.qualname)[-1].lower() if chunk.qualname else ""
 
 
+PACKAGE_FILES = frozenset({"__init__", "index", "mod", "lib", "main", "package"})
+"""File stems that stand for their folder (``json/__init__.py`` is the json module, ``src/router/index.js`` the router)."""
+
+
 def names_file(words: set[str], path: str) -> bool:
-    """Whether one of ``words`` is the file's stem, singular or plural (``session`` names ``sessions.py``)."""
-    stem = path.rsplit("/", 1)[-1].split(".", 1)[0].lower()
+    """Whether one of ``words`` is the file's stem, singular or plural (``session`` names ``sessions.py``);
+    for a package file (``__init__.py``, ``index.js``, ``mod.rs``) the folder's name is its stem."""
+    parts = path.lower().split("/")
+    stem = parts[-1].split(".", 1)[0]
+    if stem in PACKAGE_FILES and len(parts) > 1:
+        stem = parts[-2]
     stems = {stem, stem.rstrip("s")}
     return any(word in stems or word.rstrip("s") in stems for word in words)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from codehunt.index.errors import BadInputError
+from codehunt.index.git import git as _git
 
 VENDORED_DIRS = frozenset(
     {"node_modules", "vendor", "vendored", "third_party", "thirdparty", "site-packages", "dist-packages",
@@ -51,17 +52,6 @@ def looks_generated(text: str) -> bool:
 
 def is_excluded(path: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(path, pattern) for pattern in patterns)
-
-
-def _git(args: list[str], cwd: Path, input_bytes: bytes | None = None) -> bytes:
-    try:
-        result = subprocess.run(["git", *args], cwd=cwd, input=input_bytes, capture_output=True, check=False)
-    except FileNotFoundError as exc:
-        raise BadInputError("git is not installed: it is needed to read a repository revision") from exc
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise BadInputError(f"git {' '.join(args[:2])} failed in {cwd}: {message[0] if message else 'unknown error'}")
-    return result.stdout
 
 
 def is_git_work_tree(path: Path) -> bool:

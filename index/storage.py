@@ -1,9 +1,11 @@
-"""Publishing index directories safely: temp dir + rename, a build lock, and checksums.
+"""Publishing files and directories safely: temp + rename, a build lock, and checksums.
 
-A build writes everything into a hidden sibling directory and renames it into place
-only once it is complete, so an interrupted build (Ctrl-C, OOM, power loss) leaves the
-previous index untouched. A non-blocking ``flock`` on a sibling lock file stops two
-builds from racing into the same directory.
+Every file codehunt publishes (JSON, JSONL, text, ``.npy``) goes through :func:`atomic_file`:
+it is written to a hidden temp file beside its target and renamed over it only once complete,
+so a reader sees the old file or the new one, never a partial one. A build writes everything
+into a hidden sibling directory and renames it into place the same way, so an interrupted
+build (Ctrl-C, OOM, power loss) leaves the previous index untouched. A non-blocking ``flock``
+on a sibling lock file stops two builds from racing into the same directory.
 """
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from codehunt.index.errors import BadInputError, IndexLockedError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def sha256_file(path: Path) -> str:
@@ -37,38 +42,61 @@ def checksum_tree(root: Path, exclude: tuple[str, ...] = ("manifest.json",)) -> 
     return sums
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to ``path`` through a temp file in the same directory and ``os.replace``."""
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: str = "w", fsync: bool = False) -> Iterator[IO[Any]]:
+    """Yield a handle on a temp file beside ``path``; on success it replaces ``path``, on failure it is deleted.
+
+    ``mode`` is ``"w"`` (UTF-8 text, ``\\n`` line ends) or ``"wb"``. ``fsync`` flushes the bytes to
+    disk before the rename, for files that must survive a power loss (TREC runs). Missing parent
+    directories are created. The one temp + ``os.replace`` in codehunt: every writer below uses it.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    text = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True)
-            handle.write("\n")
+        with os.fdopen(fd, mode, **text) as handle:
+            yield handle
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+
+
+def write_text_atomic(path: Path, text: str, fsync: bool = False) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_file(path, "w", fsync) as handle:
+        handle.write(text)
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write ``payload`` as indented, key-sorted JSON to ``path`` atomically."""
+    with atomic_file(path, "w") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+        handle.write("\n")
 
 
 def write_jsonl_atomic(path: Path, records: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> int:
     """Write one JSON object per line atomically; returns the number of records."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False))
-                handle.write("\n")
-                count += 1
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+    with atomic_file(path, "w") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False))
+            handle.write("\n")
+            count += 1
     return count
+
+
+def save_npy_atomic(path: Path, array: "np.ndarray") -> None:
+    """Save ``array`` as ``.npy`` (``allow_pickle=False``) atomically."""
+    import numpy as np
+
+    with atomic_file(path, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
 
 
 def read_jsonl_objects(path: Path, expected: str) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from codehunt.index.errors import BadInputError
 from codehunt.index.metrics import rank_documents
+from codehunt.index.storage import write_text_atomic
 
 
 def _check_token(value: str, what: str) -> str:
@@ -50,17 +50,7 @@ def write_trec_run(
                 raise BadInputError(f"score of doc {doc!r} for query {qid!r} is {scores[doc]}; scores must be finite")
         for rank, doc in enumerate(rank_documents(scores)[:max_rank], start=1):
             lines.append(f"{qid} Q0 {doc} {rank} {float(scores[doc])!r} {tag}\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.writelines(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, "".join(lines), fsync=True)
     return path
 
 

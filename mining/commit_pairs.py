@@ -23,7 +23,8 @@ from codehunt.index.types import Chunk
 from codehunt.mining.changed import changed_functions, functions_in, is_source_path
 from codehunt.mining.diffs import FileDiff, parse_unified_diff
 from codehunt.mining.gitio import BlobReader, Commit, is_git_repository, iter_commits
-from codehunt.mining.pairs import Pair, PairsConfig, make_positive_id
+from codehunt.mining.config import PairsConfig
+from codehunt.mining.records import Pair, make_positive_id
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
+from codehunt.index.paths import is_test_path
 from codehunt.index.types import Chunk
-from codehunt.mining.pairs import Pair, PairsConfig, make_positive_id
+from codehunt.mining.config import PairsConfig
+from codehunt.mining.records import Pair, make_positive_id
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,6 @@ _BOILERPLATE = re.compile(
     r"not implemented|placeholder|dummy|(?:this (?:method|function|class) is )?deprecated\W*$)",
     re.IGNORECASE,
 )
-_TEST_DIRS = frozenset({"test", "tests", "testing", "unittests", "unit_tests", "spec", "specs", "__tests__"})
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
 
@@ -115,13 +116,9 @@ def query_problem(query: str, cut_by_section: bool, qualname: str, config: Pairs
 
 
 def is_test_code(path: str, qualname: str) -> bool:
-    """Test files, test directories and ``test_*`` functions (their docstrings describe tests, not code)."""
-    parts = path.split("/")
-    filename = parts[-1].lower()
-    stem = filename.rsplit(".", 1)[0]
-    if any(part.lower() in _TEST_DIRS for part in parts[:-1]):
-        return True
-    if stem.startswith("test_") or stem.endswith(("_test", "_tests", "_spec")) or stem in ("test", "tests", "conftest"):
+    """Test files (:func:`codehunt.index.paths.is_test_path`) and ``test*`` functions or members of ``Test*`` classes
+    (their docstrings describe tests, not code)."""
+    if is_test_path(path):
         return True
     name = qualname.rsplit(".", 1)[-1]
     return name.lower().startswith("test") or any(part.startswith("Test") for part in qualname.split(".")[:-1])

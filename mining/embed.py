@@ -11,11 +11,11 @@ def load_scorer(
     model: str, cache_dir: Path | None = None, batch_size: int = 64, device: str | None = None, encoder: Encoder | None = None
 ) -> Encoder:
     """The scorer ``model`` (or ``encoder`` when one is already loaded), wrapped in a
-    :class:`~mining.cache.CachedEncoder` when ``cache_dir`` is given."""
+    :class:`~codehunt.index.embedding_cache.CachedEncoder` when ``cache_dir`` is given."""
     if encoder is None:
         encoder = SentenceTransformerEncoder(EncoderConfig(model=model, batch_size=batch_size, device=device))
     if cache_dir is not None:
-        from codehunt.mining.cache import CachedEncoder
+        from codehunt.index.embedding_cache import CachedEncoder
 
         return CachedEncoder(encoder, Path(cache_dir))
     return encoder

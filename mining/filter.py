@@ -23,8 +23,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from codehunt.index.encoder import Encoder
-from codehunt.index.errors import BadInputError
-from codehunt.mining.pairs import config_to_json, normalize_whitespace, read_pairs, text_key
+from codehunt.index.errors import ConfigError
+from codehunt.mining.config import config_to_json, require_at_least
+from codehunt.mining.records import normalize_whitespace, read_pairs, text_key
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,10 @@ class FilterConfig:
     seed: int = field(default=0, metadata={"help": "seed for the pool sample"})
 
     def __post_init__(self) -> None:
-        if self.top_k < 1:
-            raise BadInputError(f"--top-k must be at least 1, got {self.top_k}")
-        if self.pool_size is not None and self.pool_size < 1:
-            raise BadInputError(f"--pool-size must be positive, got {self.pool_size}")
-        if self.block_size < 1:
-            raise BadInputError(f"--block-size must be positive, got {self.block_size}")
+        require_at_least(self, 1, "top_k", "block_size", "batch_size")
+        require_at_least(self, 1, "pool_size", optional=True)
+        if self.min_score is not None and not -1.0 <= self.min_score <= 1.0:
+            raise ConfigError(f"--min-score is a cosine, between -1 and 1; got {self.min_score}")
 
     @property
     def dropped_path(self) -> Path:

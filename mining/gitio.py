@@ -12,22 +12,11 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from codehunt.index.errors import BadInputError
+from codehunt.index.git import git  # noqa: F401 - re-exported: one git runner for every layer
 
 _RECORD = b"\x1e"
 _FIELD = b"\x00"
 _END_OF_MESSAGE = b"\x1f"
-
-
-def git(args: list[str], cwd: Path) -> bytes:
-    """Run ``git args`` in ``cwd`` and return stdout; a failure is a BadInputError naming the repo."""
-    try:
-        result = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=cwd, capture_output=True, check=False)
-    except FileNotFoundError as exc:
-        raise BadInputError("git is not installed: it is needed to mine a repository's history") from exc
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise BadInputError(f"git {' '.join(args[:2])} failed in {cwd}: {message[0] if message else 'unknown error'}")
-    return result.stdout
 
 
 def is_git_repository(path: Path) -> bool:

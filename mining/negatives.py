@@ -11,7 +11,9 @@ negative, so candidates pass false-negative guards first (NV-Retriever, Moreira 
 * duplicates: the positive's own text (whitespace-normalised), the same qualified name in
   the same file, the positive's id, every other positive of the same query, and near
   duplicates (identifier-set Jaccard >= ``near_duplicate_jaccard``);
-* optionally a cross-encoder (any object with ``rescore_texts(query, texts)``).
+* optionally a cross-encoder (``cross_encoder``, a reranker directory, or any object with
+  ``rescore_texts(query, texts)`` passed as ``rescorer``): a candidate it scores at least as
+  high as the positive (or at least ``cross_encoder_threshold``) is dropped.
 
 Survivors are sampled top-n, uniformly, or from a softmax over scorer similarity with a
 temperature (Gumbel-top-k, Kool et al., 2019: exact sampling without replacement). With
@@ -33,8 +35,9 @@ from typing import Any, Iterator, Protocol, Sequence
 import numpy as np
 
 from codehunt.index.encoder import Encoder
-from codehunt.index.errors import BadInputError
-from codehunt.mining.pairs import Pair, config_to_json, normalize_whitespace, read_pairs, text_key
+from codehunt.index.errors import BadInputError, ConfigError
+from codehunt.mining.config import config_to_json, require_at_least
+from codehunt.mining.records import Pair, normalize_whitespace, read_pairs, text_key
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +75,13 @@ class NegativesConfig:
     near_duplicate_jaccard: float | None = field(
         default=0.9, metadata={"help": "drop candidates whose identifier set overlaps the positive's this much (None: off)"}
     )
+    cross_encoder: str | None = field(
+        default=None,
+        metadata={"help": "reranker dir (`codehunt train reranker`) or CrossEncoder hub name: adds the cross-encoder guard"},
+    )
     cross_encoder_threshold: float | None = field(
         default=None,
-        metadata={"help": "with a cross-encoder: drop candidates scoring >= this (default: >= the positive's score)"},
+        metadata={"help": "with --cross-encoder: drop candidates scoring >= this (default: >= the positive's score)"},
     )
     sampler: str = field(default="softmax", metadata={"help": "top | random | softmax"})
     temperature: float = field(default=0.05, metadata={"help": "softmax temperature over cosine similarity"})
@@ -94,18 +101,19 @@ class NegativesConfig:
 
     def __post_init__(self) -> None:
         if self.pool not in POOLS:
-            raise BadInputError(f"unknown candidate pool {self.pool!r}: choose dense, bm25 or both")
+            raise ConfigError(f"unknown candidate pool {self.pool!r}: choose dense, bm25 or both")
         if self.sampler not in SAMPLERS:
-            raise BadInputError(f"unknown sampler {self.sampler!r}: choose top, random or softmax")
-        if self.num_negatives < 1:
-            raise BadInputError(f"--num-negatives must be at least 1, got {self.num_negatives}")
+            raise ConfigError(f"unknown sampler {self.sampler!r}: choose top, random or softmax")
+        require_at_least(self, 1, "num_negatives", "epochs", "block_size", "batch_size")
         if not 1 <= self.rank_start <= self.rank_end:
-            raise BadInputError(f"the rank window needs 1 <= rank_start <= rank_end, got {self.rank_start}..{self.rank_end}")
+            raise ConfigError(f"the rank window needs 1 <= rank_start <= rank_end, got {self.rank_start}..{self.rank_end}")
         for name in ("temperature", "temperature_start", "temperature_end"):
             if not getattr(self, name) > 0:
-                raise BadInputError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        if self.epochs < 1 or self.block_size < 1:
-            raise BadInputError("--epochs and --block-size must be positive")
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.margin is not None and not self.margin > 0:
+            raise ConfigError(f"--margin must be positive (a share of the positive's score), got {self.margin}")
+        if self.near_duplicate_jaccard is not None and not 0 < self.near_duplicate_jaccard <= 1:
+            raise ConfigError(f"--near-duplicate-jaccard must be in (0, 1], got {self.near_duplicate_jaccard}")
 
     @property
     def report_path(self) -> Path:
@@ -234,9 +242,11 @@ def mine_negatives(
 ) -> NegativesResult:
     """Mine hard negatives for every pair of ``config.input`` and write ``config.output`` (+ report).
 
-    ``encoder`` overrides ``config.model``; ``rescorer`` (a cross-encoder) adds the
-    cross-encoder guard.
+    ``encoder`` overrides ``config.model``; ``rescorer`` (a cross-encoder) overrides
+    ``config.cross_encoder``; either adds the cross-encoder guard.
     """
+    if config.cross_encoder_threshold is not None and rescorer is None and config.cross_encoder is None:
+        raise ConfigError("--cross-encoder-threshold needs a cross-encoder: pass --cross-encoder DIR as well")
     from codehunt.index.bm25 import BM25Index
     from codehunt.index.storage import write_json_atomic, write_jsonl_atomic
     from codehunt.index.tokenize import tokenize_code
@@ -246,6 +256,11 @@ def mine_negatives(
     pairs = read_pairs(Path(config.input))
     corpus = load_candidate_corpus(config, pairs)
     scorer = load_scorer(config.model, config.cache_dir, config.batch_size, config.device, encoder)
+    if rescorer is None and config.cross_encoder is not None:
+        from codehunt.reranker.config import RerankConfig
+        from codehunt.reranker.model import load_rescorer
+
+        rescorer = load_rescorer(config.cross_encoder, RerankConfig(batch_size=config.batch_size, device=config.device))
     log.info("negatives: %d pairs, %d candidate documents", len(pairs), len(corpus.ids))
 
     doc_vectors = scorer.encode(corpus.texts, "document", show_progress)  # (n_docs, dim)

@@ -1,21 +1,23 @@
-"""Existing pair data: a JSONL pair file or a BEIR folder, read through Hugging Face ``datasets``.
+"""Existing pair data: a JSONL pair file (read through Hugging Face ``datasets``) or a BEIR folder.
 
 JSONL files name their columns differently (CoNaLa ``query``/``code``, CodeSearchNet
 ``docstring``/``code``, sentence-transformers ``anchor``/``positive``); the query and code
 columns are taken from the config or the first of the usual names that is present. A BEIR
-folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``) yields one pair per
-relevant (query, document) judgement.
+folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``, read by
+:mod:`codehunt.index.beir` with its split rule) yields one pair per relevant (query, document)
+judgement.
 """
 from __future__ import annotations
 
-import csv
 import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
+from codehunt.index.beir import beir_positives, is_beir_folder
 from codehunt.index.errors import BadInputError
-from codehunt.mining.pairs import Pair, PairsConfig
+from codehunt.mining.config import PairsConfig
+from codehunt.mining.records import Pair
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,6 @@ def _load_json(path: Path) -> Any:
     """One JSON/JSONL file as a ``datasets.Dataset`` (memory-mapped Arrow, so big files are fine)."""
     import datasets
 
-    datasets.disable_progress_bars()
     try:
         return datasets.load_dataset("json", data_files=str(path), split="train")
     except Exception as exc:  # noqa: BLE001 - datasets wraps parse errors in several types
@@ -77,61 +78,26 @@ def load_jsonl_pairs(path: Path, config: PairsConfig, dropped: Counter[str]) -> 
         )
 
 
-def _qrels_file(folder: Path, split: str) -> Path:
-    qrels = folder / "qrels"
-    if split:
-        path = qrels / f"{split}.tsv"
-        if not path.is_file():
-            raise BadInputError(f"{path} does not exist: choose a --split among the files in {qrels}")
-        return path
-    if (qrels / "test.tsv").is_file():
-        return qrels / "test.tsv"
-    found = sorted(qrels.glob("*.tsv"))
-    if len(found) != 1:
-        raise BadInputError(f"{qrels} holds {len(found)} qrels files: choose one with --split")
-    return found[0]
-
-
 def load_beir_pairs(folder: Path, config: PairsConfig, dropped: Counter[str]) -> Iterator[Pair]:
-    """One pair per (query, document) judged relevant (score > 0) in a BEIR folder's qrels."""
-    qrels_path = _qrels_file(folder, config.split)
-    corpus = _load_json(folder / "corpus.jsonl")
-    queries = _load_json(folder / "queries.jsonl")
-    id_column = "_id" if "_id" in corpus.column_names else "id"
-    documents = {str(doc_id): i for i, doc_id in enumerate(corpus[id_column])}
-    query_id_column = "_id" if "_id" in queries.column_names else "id"
-    query_text = {str(qid): text for qid, text in zip(queries[query_id_column], queries["text"])}
+    """One pair per (query, document) judged relevant (grade > 0) in a BEIR folder's qrels (``config.split``)."""
     name = folder.resolve().name
-    with qrels_path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t")
-        for number, row in enumerate(reader, start=1):
-            if number == 1 and row and row[0] == "query-id":
-                continue
-            if len(row) < 3:
-                raise BadInputError(f"{qrels_path}:{number}: expected query-id, corpus-id, score")
-            query_id, doc_id, score = row[0], row[1], row[2]
-            if float(score) <= 0:
-                continue
-            if query_id not in query_text or doc_id not in documents:
-                dropped["unknown-id"] += 1
-                continue
-            document = corpus[documents[doc_id]]
-            yield Pair(
-                query=query_text[query_id],
-                positive=document["text"],
-                positive_id=doc_id,
-                source="file",
-                repo=name,
-                rev="",
-                path=str(document.get("path") or ""),
-                qualname=str(document.get("title") or ""),
-            )
+    for positive in beir_positives(folder, config.split or None, dropped):
+        yield Pair(
+            query=positive.query,
+            positive=positive.text,
+            positive_id=positive.doc_id,
+            source="file",
+            repo=name,
+            rev="",
+            path=positive.path,
+            qualname=positive.title,
+        )
 
 
 def load_pair_file(source: Path, config: PairsConfig, dropped: Counter[str]) -> Iterator[Pair]:
     """Pairs from a BEIR folder or a JSONL pair file."""
     if source.is_dir():
-        if not (source / "corpus.jsonl").is_file() or not (source / "queries.jsonl").is_file():
+        if not is_beir_folder(source):
             raise BadInputError(f"{source} is not a BEIR folder (corpus.jsonl, queries.jsonl, qrels/): pass one or a JSONL file")
         return load_beir_pairs(source, config, dropped)
     return load_jsonl_pairs(source, config, dropped)

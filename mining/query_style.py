@@ -14,6 +14,8 @@ sentences — worse, when the positive keeps its docstring, to copy-match the qu
 * cut to ``max_words`` words;
 * name the language the way searchers do: ``python X``, ``X python``, ``X in python`` or
   ``how to X in python``, chosen by a seed derived from the pair, so a re-run writes the same file.
+  The language is the pair's own (``ruby get number of items`` for a Ruby pair; see
+  :func:`query_language`), else ``WebQueryStyle.language``.
 
 It is query augmentation by rule, in the spirit of the synthetic-query step of code retrievers
 trained without labelled search logs; the rewritten pair keeps its provenance.
@@ -23,6 +25,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+
+from codehunt.index.chunking.languages import language_for_path
+from codehunt.index.errors import ConfigError
 
 QUERY_STYLES = ("as-is", "web")
 
@@ -47,6 +52,29 @@ class WebQueryStyle:
     suffix_share: float = 0.15
     in_language_share: float = 0.2
 
+    def __post_init__(self) -> None:
+        if not self.language.strip() or len(self.language.split()) != 1:
+            raise ConfigError(f"the query language must be one word (python, ruby, c++), got {self.language!r}")
+        if self.max_words < 1:
+            raise ConfigError(f"max_words must be at least 1, got {self.max_words}")
+        shares = (self.prefix_share, self.suffix_share, self.in_language_share)
+        if any(not 0.0 <= share <= 1.0 for share in shares) or sum(shares) > 1.0 + 1e-9:
+            raise ConfigError(f"the language-naming shares must lie in [0, 1] and sum to at most 1, got {shares}")
+
+
+SEARCHER_NAMES = {"cpp": "c++", "tsx": "typescript"}
+"""Chunker language names that searchers spell differently; every other name is typed as it is."""
+
+
+def query_language(language: str = "", path: str = "") -> str:
+    """The language a search-box query for this code names: ``language`` (a chunker name such as
+    ``ruby`` or ``cpp``), else the one ``path``'s extension tells, as searchers spell it (``c++``);
+    ``""`` when neither says (the caller's default applies)."""
+    name = (language or "").strip().lower()
+    if (not name or name == "text") and path:
+        name = language_for_path(path) or ""
+    return SEARCHER_NAMES.get(name, name)
+
 
 def base_form(verb: str) -> str:
     """``returns`` -> ``return``, ``matches`` -> ``match``, ``applies`` -> ``apply``; other words unchanged."""
@@ -70,9 +98,10 @@ def _choice(key: str) -> float:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little") / 2**64
 
 
-def web_style_query(query: str, key: str, style: WebQueryStyle = WebQueryStyle()) -> str:
+def web_style_query(query: str, key: str, style: WebQueryStyle = WebQueryStyle(), language: str = "") -> str:
     """``query`` rewritten as a search-box query; ``key`` (e.g. the positive's id) picks how the language is named.
 
+    ``language`` is the language to name (see :func:`query_language`); empty: ``style.language``.
     Returns the query unchanged when the rewrite would leave fewer than two words.
     """
     text = _MARKUP.sub(" ", first_sentence(" ".join(query.split()))).lower()
@@ -86,7 +115,7 @@ def web_style_query(query: str, key: str, style: WebQueryStyle = WebQueryStyle()
         words = ["check", "if", *words[2:]]
     elif words[:1] == ["return"]:
         words[0] = "get"
-    language = style.language.lower()
+    language = (language or style.language).lower()
     words = [word for word in words if word != language][: style.max_words]
     if len(words) < 2:
         return query

@@ -9,23 +9,16 @@ Names shared with ``retriever.config.RetrieverTrainConfig`` (``steps``, ``grad_a
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 
-from codehunt.index.errors import CodehuntError
+from codehunt.index.errors import ConfigError
+from codehunt.index.precision import PRECISIONS
+from codehunt.training.config import SavedTrainConfig
 
 LOSSES = ("listwise", "pointwise")
-PRECISIONS = ("fp32", "bf16", "auto")
-
-RUN_ONLY_FIELDS = frozenset(
-    {"output_dir", "checkpoint_dir", "resume", "overwrite", "checkpoint_every", "keep_checkpoints", "log_every",
-     "cache_dir", "device"}
-)
-"""Fields that may differ between a run and its resumption: they change where and how often, not what is learned."""
 
 
-class RerankerConfigError(CodehuntError):
+class RerankerConfigError(ConfigError):
     """A reranker option is out of range or contradicts another one."""
 
 
@@ -72,7 +65,7 @@ class RerankConfig:
 
 
 @dataclass(frozen=True)
-class RerankerTrainConfig:
+class RerankerTrainConfig(SavedTrainConfig):
     """Cross-encoder training on mined triples: groups of 1 positive + n negatives (listwise or pointwise)."""
 
     data: str = field(metadata={"help": "triples.jsonl: anchor, positive, negative_1..n (+ optional negative_i_score)"})
@@ -136,19 +129,3 @@ class RerankerTrainConfig:
             raise _bad("--lr must be > 0, --warmup-ratio in [0, 1), --max-grad-norm and --weight-decay >= 0")
         if self.precision not in PRECISIONS:
             raise _bad(f"--precision must be fp32, bf16 or auto, got {self.precision!r}")
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return Path(self.checkpoint_dir) if self.checkpoint_dir else Path(f"{str(self.output_dir).rstrip('/')}.checkpoints")
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, record: dict[str, Any]) -> "RerankerTrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in record.items() if key in known})
-
-    def learning_fields(self) -> dict[str, Any]:
-        """The fields a resumed run must share with the run that wrote the checkpoint."""
-        return {key: value for key, value in asdict(self).items() if key not in RUN_ONLY_FIELDS}

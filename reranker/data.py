@@ -14,7 +14,7 @@ positive's id; duplicates within a group are dropped. A group that runs out of c
 shorter, and the loss masks the missing slots.
 
 Group ``(epoch, row)`` is a pure function of (seed, epoch, row) and the order of rows comes
-from ``retriever.data.BatchOrder``, so a resumed run needs only the micro-batch index.
+from ``training.sampler.BatchOrder``, so a resumed run needs only the micro-batch index.
 """
 from __future__ import annotations
 

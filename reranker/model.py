@@ -25,12 +25,13 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence, overload, runtime_checkable
 
 import numpy as np
 
-from codehunt.index.encoder import cpu_has_fast_bf16, resolve_model_path
+from codehunt.index.encoder import resolve_model_path
 from codehunt.index.errors import ModelLoadError
+from codehunt.index.precision import wants_bf16
 from codehunt.index.types import Hit
 from codehunt.reranker.config import RerankConfig
 
@@ -52,9 +53,36 @@ code averages 2-4 characters per WordPiece token), so the exact cut is always th
 
 @runtime_checkable
 class Rescorer(Protocol):
-    """Anything that re-orders a query's hits by a better (slower) relevance score."""
+    """Anything that re-orders a query's hits by a better (slower) relevance score.
 
-    def rescore(self, query: str, hits: list[Hit]) -> list[Hit]: ...
+    ``texts[i]``, when given, is the full text to judge ``hits[i]`` by (``Index.hit_texts(hits)``);
+    without it a rescorer reads what the hit itself carries (its snippet). The result holds the
+    same hits, re-ordered, with new scores and ``rank`` renumbered from 1.
+    """
+
+    def rescore(self, query: str, hits: list[Hit], texts: Sequence[str] | None = None) -> list[Hit]: ...
+
+
+def rerank_head(
+    rescorer: Rescorer, query: str, hits: Sequence[Hit], depth: int,
+    hit_texts: Callable[[Sequence[Hit]], Sequence[str]] | None = None, tail_below_head: bool = False,
+) -> list[Hit]:
+    """All of ``hits``: the first ``depth`` in ``rescorer``'s order, then the rest in their incoming order.
+
+    A cross-encoder is too slow for every candidate, so only the head is rescored ("rerank the
+    head, keep the tail"). ``hit_texts`` gives the texts the rescorer reads for the head
+    (``index.hit_texts``; None: the snippets). Ranks run from 1 over the whole list. Tail hits
+    keep their first-stage scores, or with ``tail_below_head`` get ``floor - 1 - i`` for the i-th
+    tail hit (``floor``: the lowest head score, 0 for an empty head), so that scores fall with
+    rank across the seam (what a consumer that sorts or aggregates by score needs).
+    """
+    head, tail = list(hits[:depth]), list(hits[depth:])
+    reranked = rescorer.rescore(query, head, texts=hit_texts(head) if hit_texts is not None and head else None)
+    floor = min((hit.score for hit in reranked), default=0.0)
+    return reranked + [
+        dataclasses.replace(hit, rank=len(reranked) + i, score=floor - 1.0 - i if tail_below_head else hit.score)
+        for i, hit in enumerate(tail, start=1)
+    ]
 
 
 def head_lines(text: str, max_chars: int) -> str:
@@ -147,15 +175,8 @@ class CrossEncoderRescorer(Rescorer):
         return self.model.tokenizer
 
     def use_bf16(self) -> bool:
-        if self.config.precision == "bf16":
-            return True
-        if self.config.precision == "fp32":
-            return False
-        if self.model.device.type == "cuda":
-            import torch
-
-            return bool(torch.cuda.is_bf16_supported())
-        return cpu_has_fast_bf16()
+        """Whether scoring runs under bf16 autocast (``index.precision.wants_bf16``)."""
+        return wants_bf16(self.config.precision, self.model.device)
 
     def score_pairs(self, queries: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """Relevance logits of (query, text) pairs, (n,) float32, in input order."""
@@ -299,9 +320,29 @@ def read_reranker_info(path: str | Path) -> dict:
         raise ModelLoadError(f"{info} is unreadable ({_first_line(exc)}): retrain or delete the file") from exc
 
 
-def load_rescorer(path: str | Path, config: RerankConfig | None = None) -> CrossEncoderRescorer:
-    """Load a reranker directory (or hub name, or 'default' with an untrained head) as a rescorer."""
+@overload
+def load_rescorer(path: None, config: RerankConfig | None = None, *,
+                  first_stage_weight: float | None = None) -> None: ...
+
+
+@overload
+def load_rescorer(path: str | Path, config: RerankConfig | None = None, *,
+                  first_stage_weight: float | None = None) -> CrossEncoderRescorer: ...
+
+
+def load_rescorer(path: str | Path | None, config: RerankConfig | None = None, *,
+                  first_stage_weight: float | None = None) -> CrossEncoderRescorer | None:
+    """Load a reranker directory (or hub name, or 'default' with an untrained head) as a rescorer.
+
+    ``path`` None (no ``--rerank`` given) gives None, so an optional CLI option passes straight
+    through. ``first_stage_weight``, when given, replaces ``config.first_stage_weight`` (the RRF
+    weight of the first stage's order, ``--rerank-fusion``).
+    """
+    if path is None:
+        return None
     config = config or RerankConfig()
+    if first_stage_weight is not None:
+        config = dataclasses.replace(config, first_stage_weight=first_stage_weight)
     name = str(path)
     info = read_reranker_info(resolve_model_path(name)) if Path(resolve_model_path(name)).is_dir() else {}
     trained_query_length = (info.get("config") or {}).get("max_query_length")

@@ -6,25 +6,19 @@ JSON inside every checkpoint and inside the final model directory.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 
-from codehunt.index.errors import CodehuntError
+from codehunt.index.errors import ConfigError
+from codehunt.index.precision import PRECISIONS
+from codehunt.training.config import SavedTrainConfig
 
 AUGMENT_OPERATORS = ("mask", "type", "delete")
 """Soft data augmentation operators (CoCoSoDa): dynamic masking, identifier/literal -> type, statement deletion."""
 
 LOSSES = ("infonce", "dcl")
 
-RUN_ONLY_FIELDS = frozenset(
-    {"output_dir", "checkpoint_dir", "resume", "overwrite", "checkpoint_every", "keep_checkpoints", "log_every",
-     "cache_dir", "device"}
-)
-"""Fields that may differ between a run and its resumption: they change where and how often, not what is learned."""
 
-
-class RetrieverConfigError(CodehuntError):
+class RetrieverConfigError(ConfigError):
     """A training option is out of range or contradicts another one."""
 
 
@@ -38,7 +32,7 @@ class MochiParams:
 
 
 @dataclass(frozen=True)
-class RetrieverTrainConfig:
+class RetrieverTrainConfig(SavedTrainConfig):
     """Momentum-queue contrastive training of a bi-encoder (MoCo, CoCoSoDa) with masking, DCL and MoCHi options."""
 
     data: str = field(metadata={"help": "triples.jsonl (anchor, positive, negative_1..n), pairs.jsonl (query, code) or a BEIR folder"})
@@ -99,7 +93,7 @@ class RetrieverTrainConfig:
             raise bad(f"--steps must be >= 1, got {self.steps}")
         if self.hard_negatives < 0 or not 0.0 <= self.warmup_ratio < 1.0 or self.lr <= 0 or self.max_grad_norm < 0:
             raise bad("--hard-negatives and --max-grad-norm must be >= 0, --lr > 0 and --warmup-ratio in [0, 1)")
-        if self.precision not in ("fp32", "bf16", "auto"):
+        if self.precision not in PRECISIONS:
             raise bad(f"--precision must be fp32, bf16 or auto, got {self.precision!r}")
         self.mochi_params  # noqa: B018 - parse now so errors surface before the model loads
         self.augment_operators  # noqa: B018
@@ -129,19 +123,3 @@ class RetrieverTrainConfig:
         if unknown:
             raise RetrieverConfigError(f"--augment: unknown operator(s) {unknown}; choose from {', '.join(AUGMENT_OPERATORS)} or 'all'")
         return tuple(dict.fromkeys(names))
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return Path(self.checkpoint_dir) if self.checkpoint_dir else Path(f"{self.output_dir.rstrip('/')}.checkpoints")
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, record: dict[str, Any]) -> "RetrieverTrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in record.items() if key in known})
-
-    def learning_fields(self) -> dict[str, Any]:
-        """The fields a resumed run must share with the run that wrote the checkpoint."""
-        return {key: value for key, value in asdict(self).items() if key not in RUN_ONLY_FIELDS}

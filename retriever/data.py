@@ -1,4 +1,4 @@
-"""Training data for the retriever, read through Hugging Face ``datasets``, and its deterministic order.
+"""Training data for the retriever, read through Hugging Face ``datasets``.
 
 Three layouts are accepted:
 
@@ -9,8 +9,8 @@ Three layouts are accepted:
 * a BEIR folder: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv`` (score > 0).
 
 Every code text gets a document id (its id column, else a hash of its text) and every text a
-hash, both int64, so that the loss can mask false negatives. The order of micro-batches is a
-pure function of (seed, micro-batch index, rank, world size): resuming needs only the index.
+hash, both int64, so that the loss can mask false negatives. The order of micro-batches comes from
+``training.sampler.BatchOrder`` (shared with the reranker): resuming needs only the micro-batch index.
 """
 from __future__ import annotations
 
@@ -22,16 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
-from codehunt.index.errors import BadInputError
+from codehunt.training.sampler import TrainingDataError
 
 NEGATIVE_COLUMN = re.compile(r"^negative_(\d+)$")
 CODE_ID_COLUMNS = ("positive_id", "code_id", "corpus_id")
-
-
-class TrainingDataError(BadInputError):
-    """The training file or folder is missing, empty or has none of the known layouts."""
 
 
 def stable_id(text: str) -> int:
@@ -135,29 +129,3 @@ def _load_beir(folder: Path, split: str, cache_dir: str | None) -> TrainingData:
     if not rows["query"]:
         raise TrainingDataError(f"{qrels_path} has no positive pair whose query and document exist in {folder}")
     return TrainingData(datasets.Dataset.from_dict(rows), "query", "code", "corpus_id", [], 0, str(folder))
-
-
-class BatchOrder:
-    """Which rows micro-batch ``m`` holds on ``rank``: epoch e is a seeded permutation, cut into global batches.
-
-    A global micro-batch has ``batch_size * world_size`` rows and rank r takes the r-th slice, so
-    the processes never share a row within an epoch. The last incomplete global batch of each
-    epoch is dropped (all-gather needs equal sizes).
-    """
-
-    def __init__(self, n_rows: int, batch_size: int, world_size: int, seed: int, salt: int = 0):
-        self.n_rows, self.batch_size, self.world_size, self.seed, self.salt = n_rows, batch_size, world_size, seed, salt
-        self.per_epoch = n_rows // (batch_size * world_size)
-        if self.per_epoch < 1:
-            raise TrainingDataError(
-                f"{n_rows} training rows cannot fill one batch of {batch_size} x {world_size} processes: lower --batch-size"
-            )
-        self._epoch, self._permutation = -1, np.arange(0)
-
-    def rows(self, micro_index: int, rank: int = 0) -> np.ndarray:
-        epoch, offset = divmod(micro_index, self.per_epoch)
-        if epoch != self._epoch:
-            self._epoch = epoch
-            self._permutation = np.random.default_rng([self.seed, self.salt, epoch]).permutation(self.n_rows)
-        start = offset * self.batch_size * self.world_size + rank * self.batch_size
-        return self._permutation[start : start + self.batch_size]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from codehunt.index.chunking.languages import SPECS, SourceParseError, language_for_path
 from codehunt.index.chunking.windows import chunk_windows
+from codehunt.index.errors import ConfigError
 from codehunt.index.types import Chunk, Skip
 
 __all__ = ["CHUNKER_VERSION", "ChunkConfig", "ChunkResult", "chunk_source", "language_for_path"]
@@ -46,12 +47,12 @@ class ChunkConfig:
 
     def __post_init__(self) -> None:
         if self.window_lines < 1 or not 0 <= self.window_overlap < self.window_lines:
-            raise ValueError(
+            raise ConfigError(
                 f"ChunkConfig needs window_lines >= 1 and 0 <= window_overlap < window_lines; "
                 f"got window_lines={self.window_lines}, window_overlap={self.window_overlap}"
             )
         if self.min_module_lines < 0 or self.max_line_chars < 1 or not 0.0 <= self.max_error_fraction <= 1.0:
-            raise ValueError(
+            raise ConfigError(
                 f"ChunkConfig needs min_module_lines >= 0, max_line_chars >= 1 and 0 <= max_error_fraction <= 1; "
                 f"got {self.min_module_lines}, {self.max_line_chars}, {self.max_error_fraction}"
             )

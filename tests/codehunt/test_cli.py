@@ -82,9 +82,8 @@ def test_verify_detects_a_modified_file(cli_index, tmp_path):
         (["index", "build", "/nonexistent/path", "-o", "{tmp}/o"], "does not exist"),
         (["index", "build", "{src}", "-o", "{tmp}/o", "--model", "/no/such/model"], "model path /no/such/model does not exist"),
         (["search", "x", "-i", "{tmp}/missing-index"], "not an index directory"),
-        (["index", "build", "{src}", "-o", "{tmp}/o", "--index-type", "annoy"], "unknown index type"),
     ],
-    ids=["missing-source", "wrong-model-path", "missing-index", "bad-index-type"],
+    ids=["missing-source", "wrong-model-path", "missing-index"],
 )
 def test_bad_input_is_one_line_and_exit_code_1(args, message, tmp_path):
     src = tmp_path / "src"
@@ -101,6 +100,91 @@ def test_bad_input_is_one_line_and_exit_code_1(args, message, tmp_path):
 def test_usage_error_is_exit_code_2():
     result = subprocess.run([sys.executable, "-m", "codehunt", "search"], capture_output=True, text=True)
     assert result.returncode == 2
+
+
+# Every command with at least one option value it must refuse before doing any work. {tmp} paths need not exist:
+# the options are checked (and the configs built) before any file is read.
+BAD_OPTIONS = [
+    (["search", "", "-i", "{tmp}/idx"], "the query is empty"),
+    (["search", "   ", "-i", "{tmp}/idx"], "the query is empty"),
+    (["search", "q", "-i", "{tmp}/idx", "-k", "0"], "-k must be at least 1, got 0"),
+    (["search", "q", "-i", "{tmp}/idx", "-k", "-3"], "-k must be at least 1, got -3"),
+    (["search", "q", "-i", "{tmp}/idx", "--mode", "fuzzy"], "unknown --mode 'fuzzy'"),
+    (["search", "q", "-i", "{tmp}/idx", "--rerank-depth", "0"], "--rerank-depth must be at least 1"),
+    (["eval", "{tmp}/beir", "--mode", "fuzzy"], "unknown --mode 'fuzzy'"),
+    (["eval", "beir", "{tmp}/beir", "--rerank-fusion", "-1"], "--rerank-fusion must be >= 0"),
+    (["eval", "{tmp}/beir", "--split", ""], "--split is empty"),
+    (["localize", "{tmp}/issue.md", "--repo", "{tmp}", "-k", "0"], "k and depth must be >= 1"),
+    (["localize", "{tmp}/issue.md", "--repo", "{tmp}", "--mode", "fuzzy"], "mode must be dense, bm25 or hybrid"),
+    (["eval", "localize", "{tmp}/i.jsonl", "--gold", "{tmp}/g.jsonl", "--repos", "{tmp}", "--depth", "-1"],
+     "k and depth must be >= 1"),
+    (["index", "build", "{tmp}", "-o", "{tmp}/o", "--index-type", "annoy"], "unknown index type 'annoy'"),
+    (["index", "build", "{tmp}", "-o", "{tmp}/o", "--precision", "fp16"], "unknown precision 'fp16'"),
+    (["index", "build", "{tmp}", "-o", "{tmp}/o", "--batch-size", "0"], "--batch-size must be at least 1"),
+    (["index", "build", "{tmp}", "-o", "{tmp}/o", "--max-file-bytes", "-1"], "--max-file-bytes must be at least 1"),
+    (["mine", "pairs", "{tmp}", "-o", "{tmp}/o", "--kind", "bogus"], "unknown pair source 'bogus'"),
+    (["mine", "pairs", "{tmp}", "-o", "{tmp}/o", "--limit", "0"], "--limit must be positive"),
+    (["mine", "pairs", "{tmp}", "-o", "{tmp}/o", "--max-query-words", "0"], "--max-query-words must be at least 1"),
+    (["mine", "filter", "{tmp}/p.jsonl", "-o", "{tmp}/o", "--top-k", "0"], "--top-k must be at least 1"),
+    (["mine", "negatives", "{tmp}/p.jsonl", "-o", "{tmp}/o", "--num-negatives", "0"], "--num-negatives must be at least 1"),
+    (["mine", "negatives", "{tmp}/p.jsonl", "-o", "{tmp}/o", "--pool", "all"], "unknown candidate pool 'all'"),
+    (["train", "retriever", "{tmp}/t.jsonl", "-o", "{tmp}/o", "--steps", "0"], "--steps must be >= 1"),
+    (["train", "reranker", "{tmp}/t.jsonl", "-o", "{tmp}/o", "--group-size", "1"], "--group-size must be >= 2"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_OPTIONS, ids=[" ".join(a[:2]) + f" {a[-2]} {a[-1]!r}" for a, _ in BAD_OPTIONS])
+def test_bad_option_values_are_one_line_and_exit_code_2(args, message, tmp_path):
+    args = [a.format(tmp=tmp_path) for a in args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / "o").exists()
+
+
+def test_every_command_has_a_bad_option_case():
+    """BAD_OPTIONS covers every leaf command the CLI registers (a new command needs a row)."""
+    import typer.main
+
+    def leaves(command, prefix: tuple[str, ...] = ()) -> set[str]:  # noqa: ANN001 - a (typer-vendored) click command
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            return {leaf for name, sub in subcommands.items() for leaf in leaves(sub, (*prefix, name))}
+        return {" ".join(prefix)}
+
+    registered = leaves(typer.main.get_command(app)) - {"index info", "index verify"}  # they take only a path
+    covered = set()
+    for args, _ in BAD_OPTIONS:
+        words = [a for a in args if not a.startswith(("-", "{")) and a]
+        name = " ".join(words[:2]) if " ".join(words[:2]) in registered else words[0]
+        covered.add("eval beir" if name == "eval" else name)
+    assert registered <= covered, sorted(registered - covered)
+
+
+def test_a_config_error_past_the_options_is_exit_code_1(tmp_path):
+    """A ConfigError raised after the command line was accepted (options that only conflict at run time,
+    a config read back from a file) is one line and exit code 1, not a traceback."""
+    result = runner.invoke(app, ["mine", "negatives", str(tmp_path / "p.jsonl"), "-o", str(tmp_path / "o"),
+                                 "--cross-encoder-threshold", "0.5"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["error: --cross-encoder-threshold needs a cross-encoder: pass --cross-encoder DIR as well"]
+
+
+def test_a_bad_config_inside_an_index_is_exit_code_1(cli_index, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(cli_index, copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["config"]["dense"]["index_type"] = "annoy"
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    result = runner.invoke(app, ["search", "parse a date", "-i", str(copy)])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown index type 'annoy'" in lines[0] and "Traceback" not in result.output
 
 
 @pytest.mark.slow
@@ -164,3 +248,38 @@ def test_localize_command_on_a_real_git_repository(tmp_path):
     assert functions[0]["qualname"] == "total" and functions[0]["path"] == "shop/cart.py"
     missing = runner.invoke(app, ["localize", str(tmp_path / "nope.md"), "--repo", str(repo)])
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
+
+
+def _run_python(code: str) -> str:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout.strip()
+
+
+def test_library_code_leaves_the_progress_bars_alone(tmp_path):
+    """Loading a model and reading a pair file through datasets changes no process-wide switch."""
+    pairs = tmp_path / "p.jsonl"
+    pairs.write_text('{"query": "add two numbers", "code": "def add(a, b): return a + b"}\n', encoding="utf-8")
+    code = (
+        "from codehunt.index.encoder import load_sentence_transformer\n"
+        "from codehunt.mining.pair_files import _load_json\n"
+        "import pathlib, transformers, datasets\n"
+        "load_sentence_transformer('default', 'cpu')\n"
+        f"_load_json(pathlib.Path({str(pairs)!r}))\n"
+        "print(transformers.utils.logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled())\n"
+    )
+    assert _run_python(code) == "True True"
+
+
+def test_the_cli_quiets_the_libraries_at_start_up():
+    """The CLI's one explicit call: libraries imported later, and ones already imported, draw no bars."""
+    code = (
+        "import datasets\n"
+        "from typer.testing import CliRunner\n"
+        "from codehunt.cli import app\n"
+        "CliRunner().invoke(app, ['index', 'info', '/nonexistent'])\n"
+        "import transformers\n"
+        "print(transformers.utils.logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled())\n"
+    )
+    assert _run_python(code) == "False False"

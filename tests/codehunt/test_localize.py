@@ -22,6 +22,7 @@ from codehunt.localize import (
     localization_metrics,
     localize_issue,
     rank_files,
+    read_issue,
     resolve_gold,
     revision_index,
 )
@@ -172,7 +173,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def encoder(shop, default_encoder):  # noqa: ANN001, ANN201
-    from codehunt.mining.cache import CachedEncoder
+    from codehunt.index.embedding_cache import CachedEncoder
 
     return CachedEncoder(default_encoder, Path(shop["cache"]) / "embeddings")
 
@@ -438,3 +439,34 @@ def test_a_revision_missing_a_blob_is_indexed_without_it(tmp_path: Path, encoder
     assert {chunk.path for chunk in index.chunks} == {"shop/money.py"}
     skipped = [json.loads(line) for line in (index.path / "skipped.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {"path": "shop/inventory.py", "reason": "too-large", "detail": "0 bytes"} in skipped
+
+
+def test_test_files_the_globs_cannot_name_are_left_out_of_the_index_too(tmp_path: Path, encoder) -> None:  # noqa: ANN001
+    root = tmp_path / "rules"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    code = "def helper(value):\n    \"\"\"Return the value.\"\"\"\n    return value\n"
+    write(root, {"shop/money.py": FILES["shop/money.py"], "test_money.py": code, "Tests/helpers.py": code,
+                 "test_data/fixtures.py": code})
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "rules")
+    config = LocalizeConfig(cache_dir=tmp_path / "cache")
+    # test_money.py (a file-name prefix) and Tests/ (a capitalised directory) are tests; test_data/ is not
+    index = revision_index(root, "HEAD", config, encoder)
+    assert {chunk.path for chunk in index.chunks} == {"shop/money.py", "test_data/fixtures.py"}
+    with_tests = revision_index(root, "HEAD", LocalizeConfig(cache_dir=tmp_path / "cache", include_tests=True), encoder)
+    assert {chunk.path for chunk in with_tests.chunks} == {"shop/money.py", "test_money.py", "Tests/helpers.py", "test_data/fixtures.py"}
+
+
+def test_read_issue_from_a_file_or_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    issue = tmp_path / "issue.md"
+    issue.write_text("Cart total is wrong\n\nIt ignores the quantity.\n", encoding="utf-8")
+    assert read_issue(issue) == "Cart total is wrong\n\nIt ignores the quantity.\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO("from stdin\n"))
+    assert read_issue("-") == "from stdin\n"
+    with pytest.raises(BadInputError, match="nope.md does not exist"):
+        read_issue(tmp_path / "nope.md")
+    with pytest.raises(BadInputError, match="is not a file"):
+        read_issue(tmp_path)

@@ -10,7 +10,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from codehunt.index.bm25 import ARRAY_FILES, META_FILE, BM25Config, BM25Index
-from codehunt.index.errors import BadInputError, CorruptIndexError
+from codehunt.index.errors import BadInputError, ConfigError, CorruptIndexError
 from codehunt.index.tokenize import tokenize_code
 
 REPO = Path(__file__).resolve().parents[2]
@@ -231,7 +231,7 @@ def test_invalid_input_raises_typed_errors() -> None:
         BM25Index.build([])
     with pytest.raises(BadInputError):
         BM25Index.build([[], []])
-    with pytest.raises(BadInputError):
+    with pytest.raises(ConfigError, match="b must be between 0 and 1"):
         BM25Config(b=1.5)
-    with pytest.raises(BadInputError):
+    with pytest.raises(ConfigError, match="k1"):
         BM25Config(k1=-1.0)

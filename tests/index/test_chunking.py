@@ -8,6 +8,7 @@ import pytest
 from codehunt.index.chunking import CHUNKER_VERSION, ChunkConfig, ChunkResult, chunk_source, language_for_path
 from codehunt.index.chunking import treesitter
 from codehunt.index.chunking.windows import chunk_windows, to_ranges, trim_blank
+from codehunt.index.errors import ConfigError
 from codehunt.index.types import Chunk
 
 
@@ -615,9 +616,11 @@ def test_language_for_path(path: str, language: str | None) -> None:
 
 
 def test_config_validation_and_version() -> None:
-    assert CHUNKER_VERSION == "1"
-    with pytest.raises(ValueError, match="window_overlap"):
+    assert CHUNKER_VERSION == "2"
+    with pytest.raises(ConfigError, match="window_overlap"):
         ChunkConfig(window_lines=10, window_overlap=10)
+    with pytest.raises(ConfigError, match="max_error_fraction"):
+        ChunkConfig(max_error_fraction=1.5)
     custom = ChunkConfig(window_lines=3, window_overlap=1)
     result = chunk_source("n.txt", "a\nb\nc\nd\ne\n", custom)
     assert [(c.start_line, c.end_line) for c in result.chunks] == [(1, 3), (3, 5)]

@@ -274,3 +274,96 @@ def test_known_cosqa_queries_rank_their_positive_in_the_top_10(shared_data, defa
         hits = index.search(queries[qid], k=10, mode="hybrid")
         found += any(h.doc_id in qrels[qid] for h in hits)
     assert found >= 16, f"only {found}/20 positives in the top 10"
+
+
+# ------------------------------------------------------------- units, candidate filter, multi-passage queries
+def test_unit_table_groups_the_units_of_each_file_and_name(built_index):
+    units = built_index.units
+    assert units is built_index.units  # built once
+    assert units.paths == ["pkg/broken.py", "pkg/dates.py", "pkg/net.py", "web/strings.js"]
+    assert dict(units.by_path) == {
+        "pkg/broken.py": ["pkg/broken.py#L1-L2"],
+        "pkg/dates.py": ["pkg/dates.py::parse_iso_date", "pkg/dates.py::Temperature",
+                         "pkg/dates.py::Temperature.to_fahrenheit", "pkg/dates.py::Temperature.kelvin"],
+        "pkg/net.py": ["pkg/net.py::download_file", "pkg/net.py::count_words"],
+        "web/strings.js": ["web/strings.js::reverseString"],
+    }
+    # named definitions only: the window of the unparsable file has no name
+    assert units.by_name["to_fahrenheit"] == ["pkg/dates.py::Temperature.to_fahrenheit"]
+    assert units.by_qualname["Temperature.kelvin"] == ["pkg/dates.py::Temperature.kelvin"]
+    assert sorted(units.by_name) == ["Temperature", "count_words", "download_file", "kelvin", "parse_iso_date",
+                                     "reverseString", "to_fahrenheit"]
+    assert len(units) == 8
+    assert units.chunk("pkg/net.py::count_words").start_line == 11
+    assert [built_index.chunks[units.first[u]].unit for u in units.first] == list(units.first)
+
+
+def test_split_units_have_one_row_in_the_unit_table(tmp_path, default_encoder):
+    root = tmp_path / "src"
+    root.mkdir()
+    body = "\n".join(f"    total_{i} = compute_value_{i}(argument_{i}) + offset_{i}" for i in range(120))
+    (root / "long.py").write_text(f"def very_long_function(argument):\n{body}\n    return total_0\n", encoding="utf-8")
+    index = Index.build(root, tmp_path / "idx", encoder=default_encoder)
+    assert len(index.chunks) >= 3 and len(index.units) == 1
+    assert index.units.first == {"long.py::very_long_function": 0}
+    assert index.units.chunk("long.py::very_long_function").extra["part"] == 1
+
+
+def _units(index, ranking):
+    return [(index.chunks[position].unit, score) for position, score in ranking]
+
+
+def test_candidate_filter_drops_chunks_before_they_take_a_rank(built_index):
+    not_dates = lambda chunk: chunk.path != "pkg/dates.py"  # noqa: E731
+    query = "parse an ISO 8601 date"
+    (bm25,) = built_index.candidate_rankings([query], 10, "bm25")
+    assert [unit for unit, _ in _units(built_index, bm25)] == ["pkg/dates.py::parse_iso_date"]  # the only match
+    assert built_index.candidate_rankings([query], 10, "bm25", keep=not_dates) == [[]]
+    (dense,) = built_index.candidate_rankings([query], 10, "dense")
+    (kept,) = built_index.candidate_rankings([query], 10, "dense", keep=not_dates)
+    assert _units(built_index, kept) == [(u, s) for u, s in _units(built_index, dense) if not u.startswith("pkg/dates.py")]
+    assert [u for u, _ in _units(built_index, kept)] == [
+        "web/strings.js::reverseString", "pkg/net.py::count_words", "pkg/broken.py#L1-L2", "pkg/net.py::download_file"]
+    (hybrid,) = built_index.candidate_rankings([query], 10, "hybrid", keep=not_dates)
+    # BM25 found nothing it may keep, so the fused list is the dense list, scored 1 / (60 + rank)
+    assert _units(built_index, hybrid) == [(u, pytest.approx(1 / (60 + rank))) for rank, (u, _) in enumerate(_units(built_index, kept), 1)]
+    (short,) = built_index.candidate_rankings([query], 2, "dense", keep=not_dates, fetch=8)
+    assert [u for u, _ in _units(built_index, short)] == ["web/strings.js::reverseString", "pkg/net.py::count_words"]
+
+
+def test_a_query_of_several_passages_scores_each_unit_by_its_best_passage(built_index):
+    passages = ["parse an ISO 8601 date", "count the words of a string"]
+    (bm25,) = built_index.candidate_rankings([passages], 10, "bm25")
+    per_passage = [dict(_units(built_index, r)) for r in built_index.candidate_rankings(passages, 10, "bm25")]
+    # "parse an ISO 8601 date" matches only parse_iso_date; the second passage matches five units, parse_iso_date weakly
+    assert set(per_passage[0]) == {"pkg/dates.py::parse_iso_date"} and len(per_passage[1]) == 5
+    expected = {u: max(p.get(u, float("-inf")) for p in per_passage) for u in per_passage[0].keys() | per_passage[1].keys()}
+    assert dict(_units(built_index, bm25)) == expected
+    assert expected["pkg/dates.py::parse_iso_date"] == per_passage[0]["pkg/dates.py::parse_iso_date"] > per_passage[1]["pkg/dates.py::parse_iso_date"]
+    assert [u for u, _ in _units(built_index, bm25)] == [
+        "pkg/dates.py::parse_iso_date", "pkg/net.py::count_words", "web/strings.js::reverseString",
+        "pkg/net.py::download_file", "pkg/dates.py::Temperature"]
+    (dense,) = built_index.candidate_rankings([passages], 10, "dense")
+    per_passage = [dict(_units(built_index, r)) for r in built_index.candidate_rankings(passages, 10, "dense")]
+    maxp = dict(_units(built_index, dense))
+    assert maxp == {u: pytest.approx(max(p[u] for p in per_passage), abs=1e-5) for u in per_passage[0]}
+    assert [u for u, _ in _units(built_index, dense)][:2] == ["pkg/net.py::count_words", "pkg/dates.py::parse_iso_date"]
+    # a query of passages and a plain query side by side in one batch; no passages, no candidates
+    both = built_index.candidate_rankings([passages, "reverse a string", []], 10, "bm25")
+    assert both[0] == bm25 and both[2] == []
+    assert both[1] == built_index.candidate_rankings(["reverse a string"], 10, "bm25")[0]
+
+
+def test_mean_pooling_searches_the_normalised_mean_of_the_passage_embeddings(built_index, default_encoder):
+    from codehunt.index.corpus import embedding_text
+
+    passages = ["parse an ISO 8601 date", "count the words of a string"]
+    (ranking,) = built_index.candidate_rankings([passages], 10, "dense", pooling="mean")
+    mean = default_encoder.encode(passages, "query").mean(axis=0)  # (dim,)
+    mean /= np.linalg.norm(mean)
+    documents = default_encoder.encode([embedding_text(chunk) for chunk in built_index.chunks], "document")  # (chunks, dim)
+    by_hand = sorted(((chunk.unit, float(score)) for chunk, score in zip(built_index.chunks, documents @ mean)), key=lambda x: -x[1])
+    assert [u for u, _ in _units(built_index, ranking)] == [u for u, _ in by_hand]
+    assert [s for _, s in _units(built_index, ranking)] == pytest.approx([s for _, s in by_hand], abs=1e-5)
+    with pytest.raises(BadInputError, match="pooling"):
+        built_index.candidate_rankings([passages], 10, "dense", pooling="median")

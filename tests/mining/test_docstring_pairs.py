@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codehunt.index.errors import BadInputError
+from codehunt.index.errors import ConfigError
 from codehunt.mining.docstring_pairs import first_paragraph, is_test_code, query_problem
 from codehunt.mining.pairs import PairsConfig, mine_pairs, read_pairs
 
@@ -265,9 +265,12 @@ def test_web_query_style_rewrites_every_query_and_keeps_the_pair(tmp_path: Path)
     before, after = read_pairs(plain), read_pairs(web)
     assert [p.positive_id for p in before] == [p.positive_id for p in after]
     assert [p.positive for p in before] == [p.positive for p in after]
+    named = {".py": "python", ".js": "javascript"}  # each query names its own pair's language
+    assert {Path(p.path).suffix for p in after} == set(named)
     for old, new in zip(before, after):
-        assert new.query != old.query and new.query == new.query.lower() and "python" in new.query.split()
+        assert new.query != old.query and new.query == new.query.lower()
+        assert named[Path(new.path).suffix] in new.query.split()
     perimeter = {pair.qualname: pair for pair in after}["Polygon.perimeter"]
     assert "sum lengths of all edges of polygon closing it" in perimeter.query
-    with pytest.raises(BadInputError, match="unknown query style"):
+    with pytest.raises(ConfigError, match="unknown query style"):
         PairsConfig(source=tmp_path, output=web, query_style="bing")

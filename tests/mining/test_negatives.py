@@ -205,6 +205,28 @@ def test_bm25_pool_and_cross_encoder_hook(library_pairs, tmp_path: Path, default
     assert report["guard_drops"]["cross-encoder"] > 0
 
 
+def test_cli_cross_encoder_and_threshold_reach_the_guard(library_pairs, tmp_path: Path) -> None:
+    """`codehunt mine negatives --cross-encoder DIR --cross-encoder-threshold T` loads the reranker and applies T:
+    with T far below any logit every candidate is vetoed, so no row survives and the report counts each veto."""
+    from typer.testing import CliRunner
+
+    from codehunt.cli import app
+
+    _, pairs_path = library_pairs
+    output = tmp_path / "t.jsonl"
+    result = CliRunner().invoke(app, [
+        "mine", "negatives", str(pairs_path), "-o", str(output), "--pool", "bm25", "--num-negatives", "1",
+        "--rank-start", "1", "--near-duplicate-jaccard", "0.99", "--cross-encoder", "default",
+        "--cross-encoder-threshold", "-1e9", "--device", "cpu",
+    ])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "t.report.json").read_text(encoding="utf-8"))
+    assert report["config"]["cross_encoder"] == "default" and report["config"]["cross_encoder_threshold"] == -1e9
+    assert report["rows"] == 0 and report["skipped_too_few_negatives"] == 11
+    assert report["guard_drops"]["cross-encoder"] >= 11  # at least one candidate per pair reached the guard
+    assert output.read_text(encoding="utf-8") == ""
+
+
 def test_sample_negatives_top_random_softmax() -> None:
     scores = np.array([0.1, 0.9, 0.5, 0.7], dtype=np.float32)
     rng = np.random.default_rng(0)

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from codehunt.mining.query_style import WebQueryStyle, base_form, first_sentence, web_style_query
+from codehunt.mining.query_style import WebQueryStyle, base_form, first_sentence, query_language, web_style_query
 
 NO_LANGUAGE_CHOICE = WebQueryStyle(prefix_share=1.0, suffix_share=0.0, in_language_share=0.0)
 
@@ -63,3 +63,38 @@ def test_the_same_key_gives_the_same_rewrite_and_keys_spread_over_every_form() -
 def test_a_query_with_too_little_left_is_kept_as_it_was() -> None:
     assert web_style_query("`x`.", "k") == "`x`."
     assert web_style_query("The python.", "k") == "The python."
+
+
+@pytest.mark.parametrize(("language", "path", "named"), [
+    ("", "lib/queue.rb", "ruby"), ("", "src/Main.java", "java"), ("", "core/list.hpp", "c++"), ("cpp", "", "c++"),
+    ("ruby", "x.py", "ruby"), ("text", "app/view.tsx", "typescript"), ("", "README", ""), ("", "", ""),
+])
+def test_the_query_language_comes_from_the_pair(language: str, path: str, named: str) -> None:
+    assert query_language(language, path) == named
+
+
+def test_a_ruby_pair_names_ruby_not_python(tmp_path) -> None:
+    """Docstring pairs mined from a Ruby file (its leading comment is the docstring) name ruby in every web query;
+    --query-language overrides the pair's own language."""
+    from codehunt.mining.pairs import PairsConfig, mine_pairs, read_pairs
+
+    source = tmp_path / "gem"
+    (source / "lib").mkdir(parents=True)
+    (source / "lib" / "queue.rb").write_text(
+        "class Queue\n"
+        "  # Returns the number of items waiting in the queue.\n"
+        "  def length\n    items = @items\n    items.size\n  end\n\n"
+        "  # Removes every item from the queue and returns them.\n"
+        "  def drain\n    drained = @items.dup\n    @items.clear\n    drained\n  end\nend\n",
+        encoding="utf-8",
+    )
+    web = tmp_path / "web.jsonl"
+    mine_pairs(PairsConfig(source=source, output=web, query_style="web"))
+    pairs = {pair.qualname: pair for pair in read_pairs(web)}
+    assert set(pairs) == {"Queue.length", "Queue.drain"}
+    for pair in pairs.values():
+        assert "ruby" in pair.query.split() and "python" not in pair.query.split(), pair.query
+    assert "get number of items waiting in queue" in pairs["Queue.length"].query
+    forced = tmp_path / "forced.jsonl"
+    mine_pairs(PairsConfig(source=source, output=forced, query_style="web", query_language="python"))
+    assert all("python" in pair.query.split() and "ruby" not in pair.query.split() for pair in read_pairs(forced))

@@ -87,6 +87,14 @@ def test_length_sorting_and_bf16_agree_with_the_plain_path(untrained_rescorer: C
     assert untrained_rescorer.score_pairs([], []).shape == (0,)
 
 
+def test_load_rescorer_passes_none_through_and_takes_the_fusion_weight() -> None:
+    assert load_rescorer(None) is None  # no --rerank: no rescorer, no model loaded
+    base = RerankConfig(max_length=64, precision="fp32", batch_size=8, first_stage_weight=0.5)
+    fused = load_rescorer("default", base, first_stage_weight=2.0)
+    assert fused.config == dataclasses.replace(base, first_stage_weight=2.0)
+    assert load_rescorer("default", base).config.first_stage_weight == 0.5
+
+
 def test_load_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="does not exist") as missing:
         load_rescorer(tmp_path / "nope")
@@ -107,7 +115,8 @@ def test_config_validation() -> None:
 
 
 def test_package_imports_are_light() -> None:
-    code = ("import sys, reranker, reranker.config, reranker.data, reranker.model, reranker.evaluate, reranker.train; "
+    code = ("import sys, codehunt.reranker, codehunt.reranker.config, codehunt.reranker.data, codehunt.reranker.model, "
+            "codehunt.reranker.evaluate, codehunt.reranker.train; "
             "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'datasets', 'accelerate') "
             "if m in sys.modules))")
     repo = Path(__file__).resolve().parents[2]

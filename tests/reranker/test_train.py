@@ -144,7 +144,7 @@ def test_resume_equals_straight_run(triples: Path, tmp_path: Path) -> None:
 def test_resume_refuses_other_settings_and_overwrites_need_consent(triples: Path, tmp_path: Path) -> None:
     from codehunt.reranker.config import RerankerConfigError
     from codehunt.reranker.train import train_reranker
-    from codehunt.retriever.checkpoint import CheckpointError
+    from codehunt.training.checkpoint import CheckpointError
 
     with pytest.raises(CheckpointError, match="no checkpoint"):
         train_reranker(config(triples, tmp_path / "fresh", resume=True))

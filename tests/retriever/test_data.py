@@ -1,14 +1,13 @@
-"""Reading triples, pairs and BEIR folders; the seeded, resumable batch order; config validation."""
+"""Reading triples, pairs and BEIR folders; stable ids; config validation (the batch order: tests/training)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from codehunt.retriever.config import RetrieverConfigError, RetrieverTrainConfig
-from codehunt.retriever.data import BatchOrder, TrainingDataError, load_training_data, stable_id
+from codehunt.retriever.data import TrainingDataError, load_training_data, stable_id
 
 
 def test_triples_keep_ids_and_negatives(triples_file: Path, tmp_path: Path) -> None:
@@ -74,20 +73,6 @@ def test_bad_training_files(tmp_path: Path, content: str, message: str) -> None:
     path.write_text(content, encoding="utf-8")
     with pytest.raises(TrainingDataError, match=message):
         load_training_data(path, cache_dir=str(tmp_path))
-
-
-def test_batch_order_shards_covers_and_is_seeded() -> None:
-    order = BatchOrder(n_rows=11, batch_size=2, world_size=2, seed=5)
-    assert order.per_epoch == 2  # 11 // 4: the last 3 rows of each epoch are dropped
-    epoch = [order.rows(m, r).tolist() for m in range(2) for r in range(2)]
-    flat = [row for rows in epoch for row in rows]
-    assert len(flat) == len(set(flat)) == 8  # ranks never share a row within an epoch
-    assert [BatchOrder(11, 2, 2, 5).rows(m, r).tolist() for m in range(2) for r in range(2)] == epoch
-    assert order.rows(2, 0).tolist() != epoch[0] or order.rows(3, 0).tolist() != epoch[2]  # a new permutation per epoch
-    assert not np.array_equal(BatchOrder(11, 2, 2, 6).rows(0, 0), order.rows(0, 0)) or \
-        not np.array_equal(BatchOrder(11, 2, 2, 6).rows(1, 0), order.rows(1, 0))
-    with pytest.raises(TrainingDataError, match="batch-size"):
-        BatchOrder(3, 2, 2, 0)
 
 
 def test_stable_id_is_fixed_across_processes() -> None:

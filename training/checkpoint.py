@@ -2,15 +2,17 @@
 
 A checkpoint is a directory ``step-00000100/`` holding
 
-* ``model.safetensors``, ``key_encoder.safetensors``, ``objective.safetensors``: state dicts;
-* ``queues.safetensors``: queued keys with their document and text ids;
+* ``model.safetensors`` (and, for the retriever, ``key_encoder.safetensors``, ``objective.safetensors``):
+  state dicts;
+* ``queues.safetensors`` (retriever): queued keys with their document and text ids;
 * ``optimizer.safetensors``: AdamW moments, flattened as ``state.<param>.<name>``;
-* ``rng-<rank>.safetensors``: each process's torch (and CUDA) generator states, with the
-  NumPy augmentation generator state as JSON metadata;
-* ``state.json`` (written last): step, data position, queue pointers, scheduler, optimizer
-  hyper-parameters, loss history, config and ``format_version``.
+* ``rng-<rank>.safetensors``: each process's torch (and CUDA) generator states, with host generator
+  states (NumPy, Python; see ``training.rng``) as JSON metadata;
+* ``state.json`` (written last): step, data position, scheduler, optimizer hyper-parameters, loss
+  history, config and ``format_version`` (plus the retriever's queue pointers, the reranker's ``kind``).
 
-Nothing is pickled: ``torch.save`` is not needed even for the optimizer or RNG states.
+The retriever and the reranker write this one layout, so the rules for reading and resuming live
+here, once. Nothing is pickled: ``torch.save`` is not needed even for the optimizer or RNG states.
 Every process writes into the same staging directory, which the main process renames into
 place once all have finished, so a crash never leaves a half-written ``step-*`` directory.
 """
@@ -27,6 +29,8 @@ from codehunt.index.errors import CodehuntError
 
 if TYPE_CHECKING:
     import torch
+
+    from codehunt.training.config import TrainConfig
 
 FORMAT_VERSION = 1
 STATE_FILE = "state.json"
@@ -71,11 +75,48 @@ def read_tensors(path: Path) -> tuple[dict[str, "torch.Tensor"], dict[str, str]]
         return {key: handle.get_tensor(key) for key in handle.keys()}, dict(handle.metadata() or {})
 
 
-def read_state(path: Path) -> dict[str, Any]:
-    state = json.loads((Path(path) / STATE_FILE).read_text(encoding="utf-8"))
+def read_state(path: Path, kind: str | None = None) -> dict[str, Any]:
+    """The ``state.json`` of checkpoint ``path``, checked for this format version (and ``kind``, where given).
+
+    The reranker writes ``"kind": "reranker"`` into its state; the retriever writes no kind.
+    """
+    path = Path(path)
+    try:
+        state = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path / STATE_FILE} is unreadable ({exc}): delete {path} to resume from the one before") from exc
     if state.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format {state.get('format_version')}, this codehunt reads {FORMAT_VERSION}")
+    if kind is not None and state.get("kind") != kind:
+        raise CheckpointError(f"{path} is not a {kind} checkpoint of format {FORMAT_VERSION}: start a new run")
     return state
+
+
+def find_resume_checkpoint(config: "TrainConfig", world_size: int, kind: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """The latest checkpoint under ``config.checkpoint_path`` and its state, fit for ``--resume``.
+
+    Refused (``CheckpointError``) when there is none, when it was written with other learning
+    fields (``config.learning_fields()``: what is learned, not where or how often), or by
+    another number of processes (the data order depends on it).
+    """
+    root = config.checkpoint_path
+    folder = latest_checkpoint(root)
+    if folder is None:
+        raise CheckpointError(f"--resume: no checkpoint under {root}; run without --resume to start afresh")
+    state = read_state(folder, kind)
+    saved = type(config).from_json(state["config"]).learning_fields()
+    differ = sorted(k for k, v in config.learning_fields().items() if saved.get(k) != v)
+    if differ:
+        raise CheckpointError(f"{folder} was written with other settings for {', '.join(differ)}: "
+                              "resume with the same options or start a new run")
+    if state["world_size"] != world_size:
+        raise CheckpointError(f"{folder} was written by {state['world_size']} processes, this run has {world_size}")
+    return folder, state
+
+
+def dumps_json(payload: Any) -> str:
+    """The JSON text of ``state.json`` and of ``codehunt_training.json``: sorted keys, one-space indent."""
+    return json.dumps(payload, indent=1, sort_keys=True)
 
 
 def optimizer_to_tensors(state_dict: dict[str, Any]) -> tuple[dict[str, "torch.Tensor"], dict[str, Any]]:

@@ -1,4 +1,7 @@
-"""An on-disk embedding cache, so re-mining (another margin, another sampler) never re-encodes.
+"""An on-disk embedding cache, so re-mining (another margin, another sampler) or re-indexing never re-encodes.
+
+:class:`CachedEncoder` wraps any :class:`~codehunt.index.encoder.Encoder` and is one itself; the
+model it wraps stays reachable as ``.encoder`` (``Index.build`` reads the model's settings there).
 
 Vectors are keyed by the model's fingerprint (sha256 of its weights), its token window and
 a hash of ``(kind, prompt, text)``; each batch of new vectors is one ``.npy`` shard plus a
@@ -16,8 +19,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -26,7 +27,7 @@ import numpy as np
 
 from codehunt.index.encoder import Encoder, TextKind
 from codehunt.index.errors import CorruptIndexError
-from codehunt.index.storage import write_json_atomic
+from codehunt.index.storage import save_npy_atomic, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,8 @@ class EmbeddingStore:
         if vectors.shape != (len(keys), self.dimension):
             raise ValueError(f"{len(keys)} keys but vectors of shape {vectors.shape}")
         name = f"shard-{uuid.uuid4().hex[:12]}"
-        _save_npy_atomic(self.directory / f"{name}.npy", vectors)
-        _write_text_atomic(self.directory / f"{name}.keys.json", json.dumps(list(keys)))
+        save_npy_atomic(self.directory / f"{name}.npy", vectors)
+        write_text_atomic(self.directory / f"{name}.keys.json", json.dumps(list(keys)))
         with _locked(self.directory):
             shards = self._read_index()
             shards.append({"name": name, "count": len(keys)})
@@ -141,32 +142,8 @@ class EmbeddingStore:
         self._refresh()
 
 
-def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-
-
 class CachedEncoder:
-    """An :class:`~index.encoder.Encoder` that looks every text up in an :class:`EmbeddingStore` first.
+    """An :class:`~codehunt.index.encoder.Encoder` that looks every text up in an :class:`EmbeddingStore` first.
 
     ``cache_dir/<fingerprint>-L<max_length>/`` holds one model's vectors; ``hits`` and
     ``misses`` count texts served from disk and texts encoded.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from codehunt.index.errors import CorruptIndexError
-from codehunt.mining.cache import CachedEncoder, EmbeddingStore, text_hash
+from codehunt.index.embedding_cache import CachedEncoder, EmbeddingStore, text_hash
 
 TEXTS = ["def add(a, b):\n    return a + b", "sort a list", "def sub(a, b):\n    return a - b", "sort a list"]
 
