@@ -56,12 +56,15 @@ def index_build(
     max_file_bytes: int = typer.Option(1_000_000, "--max-file-bytes", help="Skip files larger than this many bytes."),
     precision: str = typer.Option("auto", "--precision", help="fp32, bf16, or auto (bf16 where the CPU/GPU has fast bf16)."),
     batch_size: int = typer.Option(64, "--batch-size", help="Texts per encoder forward pass."),
+    fusion: str = typer.Option("minmax", "--fusion", help="Hybrid fusion recorded for searches: minmax (default), zscore, rrf or auto."),
+    dense_weight: float = typer.Option(0.8, "--dense-weight", help="Weight of the dense side in hybrid fusion, 0..1, recorded for searches."),
 ) -> None:
     """Index a codebase: chunk it into functions, embed them, and write FAISS + BM25 to OUTPUT."""
     from codehunt.index.corpus import CorpusConfig
     from codehunt.index.dense import DenseConfig
     from codehunt.index.encoder import EncoderConfig
     from codehunt.index.index import Index, IndexConfig
+    from codehunt.index.ranking import SearchConfig
     from codehunt.index.sources import SourceConfig
 
     require(max_file_bytes >= 1, f"--max-file-bytes must be at least 1, got {max_file_bytes}")
@@ -70,6 +73,7 @@ def index_build(
             encoder=EncoderConfig(model=model, precision=precision, batch_size=batch_size),
             corpus=CorpusConfig(source=SourceConfig(max_file_bytes=max_file_bytes, exclude=tuple(exclude))),
             dense=DenseConfig(index_type=index_type),
+            search=SearchConfig().with_fusion(fusion, dense_weight),
         )
     index = Index.build(path, output, config, rev=rev, show_progress=True)
     skipped = sum(1 for _ in (output / "skipped.jsonl").open(encoding="utf-8"))
@@ -83,10 +87,16 @@ def index_build(
 @index_app.command("info")
 @cli_errors
 def index_info(path: Path = typer.Argument(..., help="Index directory.")) -> None:
-    """Print an index's manifest: encoder, dimension, counts, source, files."""
-    from codehunt.index.manifest import IndexManifest
+    """Print an index's manifest: encoder, dimension, counts, source, files, and the search settings it uses."""
+    from dataclasses import asdict
 
-    print(json.dumps(IndexManifest.read(path).to_json(), indent=2))
+    from codehunt.index.manifest import IndexManifest
+    from codehunt.index.ranking import SearchConfig
+
+    manifest = IndexManifest.read(path)
+    payload = manifest.to_json()
+    payload["search"] = asdict(SearchConfig.from_json(manifest.config.get("search")))  # also for indexes built before it
+    print(json.dumps(payload, indent=2))
 
 
 @index_app.command("verify")
@@ -110,25 +120,66 @@ def search(
     query: str = typer.Argument(..., help="What you are looking for, in plain language or identifiers."),
     index_path: Path = typer.Option(..., "--index", "-i", help="Index directory made by `codehunt index build`."),
     k: int = typer.Option(10, "-k", help="Number of results."),
-    mode: str = typer.Option("hybrid", "--mode", help="hybrid (dense + BM25, fused by reciprocal rank; default), dense or bm25."),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid (dense + BM25, score fusion and code-search features; default), dense or bm25."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (rank, score, doc_id, path, start_line, ...)."),
     rerank: Optional[Path] = typer.Option(None, "--rerank", help="Cross-encoder directory to rescore the top candidates."),
     rerank_depth: int = typer.Option(50, "--rerank-depth", help="How many candidates the reranker rescores."),
     rerank_fusion: float = typer.Option(0.0, "--rerank-fusion", help="Weight of the first stage's order fused (RRF) with the reranker's; 0 = reranker order only."),
+    level: str = typer.Option("function", "--level", help="function (one line per unit; default), file (one line per file, ranked from its units) or both."),
+    fusion: Optional[str] = typer.Option(None, "--fusion", help="Hybrid fusion: minmax, zscore, rrf or auto (default: what the index recorded, minmax)."),
+    dense_weight: Optional[float] = typer.Option(None, "--dense-weight", help="Weight of the dense side in hybrid fusion, 0..1 (default: recorded, 0.8)."),
 ) -> None:
-    """Search an index; prints hits like grep: path:line: qualname, then a short snippet."""
+    """Search an index; prints hits like grep: path:line: qualname, then a short snippet.
+
+    With --level file, one line per file: path, score, and the unit that ranked best in it.
+    """
     require(bool(query.strip()), "the query is empty: say what you are looking for, e.g. 'parse an ISO date'")
     check_search_options(mode, rerank_depth, rerank_fusion, k)
+    check_fusion_options(fusion, dense_weight)
+    require(level in LEVELS, f"unknown --level {level!r}: choose one of {', '.join(LEVELS)}")
     from codehunt.pipeline import search_index
 
-    hits = search_index(index_path, query, k=k, mode=mode, rerank=rerank, rerank_depth=rerank_depth, rerank_fusion=rerank_fusion)
-    print_hits(hits, as_json)
+    depth = k if level == "function" else max(k, 100)
+    index, hits = search_index(index_path, query, k=depth, mode=mode, rerank=rerank, rerank_depth=rerank_depth,
+                               rerank_fusion=rerank_fusion, fusion=fusion, dense_weight=dense_weight)
+    if level in ("function", "both"):
+        print_hits(hits[:k], as_json, "function" if level == "both" else None)
+    if level in ("file", "both"):
+        from codehunt.index.file_ranking import rank_files
+
+        print_files(rank_files(hits, index.search_config.file_aggregation, k), as_json, "file" if level == "both" else None)
 
 
-def print_hits(hits: list, as_json: bool) -> None:  # noqa: ANN001 - list[Hit]
+LEVELS = ("function", "file", "both")
+
+
+def check_fusion_options(fusion: str | None, dense_weight: float | None) -> None:
+    """``--fusion`` and ``--dense-weight``: a bad value is a usage error (exit code 2)."""
+    from codehunt.index.fusion import FUSION_METHODS
+
+    if fusion is not None:
+        require(fusion in FUSION_METHODS, f"unknown --fusion {fusion!r}: choose one of {', '.join(FUSION_METHODS)}")
+    if dense_weight is not None:
+        require(0.0 <= dense_weight <= 1.0, f"--dense-weight must be between 0 and 1, got {dense_weight}")
+
+
+def print_files(files: list, as_json: bool, level: str | None = None) -> None:  # noqa: ANN001 - list[FileHit]
+    """One line per file: ``path  score  best unit at line N`` (or one JSON object per file)."""
+    if level and not as_json:
+        print("# files")
+    for file in files:
+        if as_json:
+            print(json.dumps({**({"level": level} if level else {}), **file.to_json()}, ensure_ascii=False))
+        else:
+            print(f"{file.path}  {file.score:.3f}  {file.best.qualname} at line {file.best.start_line}")
+
+
+def print_hits(hits: list, as_json: bool, level: str | None = None) -> None:  # noqa: ANN001 - list[Hit]
+    if level and not as_json:
+        print("# functions")
     for hit in hits:
         if as_json:
-            print(json.dumps(hit.to_json(), ensure_ascii=False))
+            print(json.dumps({**({"level": level} if level else {}), **hit.to_json()}, ensure_ascii=False))
         else:
             print(f"{hit.path}:{hit.start_line}: {hit.qualname}  ({hit.score:.3f})")
             for line in hit.snippet.split("\n"):

@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codehunt.index.beir import load_beir
 from codehunt.index.encoder import EncoderConfig
@@ -19,6 +20,9 @@ from codehunt.index.errors import IncompatibleIndexError
 from codehunt.index.index import Index, IndexConfig
 from codehunt.index.metrics import MetricReport, evaluate_run
 from codehunt.index.types import Hit
+
+if TYPE_CHECKING:
+    from codehunt.reranker.model import Rescorer
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,7 @@ def run_queries(
     queries: dict[str, str],
     mode: str,
     depth: int = RUN_DEPTH,
-    rescorer: object | None = None,
+    rescorer: "Rescorer | None" = None,
     rerank_depth: int = 50,
     show_progress: bool = False,
 ) -> dict[str, dict[str, float]]:
@@ -81,8 +85,9 @@ def run_queries(
     run: dict[str, dict[str, float]] = {}
     for qid, hits in zip(qids, hits_per_query):
         if rescorer is not None:
-            head = rescorer.rescore(queries[qid], hits[:rerank_depth], texts=index.hit_texts(hits[:rerank_depth]))  # type: ignore[attr-defined]
-            hits = head + hits[rerank_depth:]
+            from codehunt.reranker.model import rerank_head
+
+            hits = rerank_head(rescorer, queries[qid], hits, rerank_depth, index.hit_texts)
         # scores from rank keep the fused/reranked order exact under trec_eval's tie rule
         run[qid] = {hit.doc_id: float(len(hits) - position) for position, hit in enumerate(hits)}
     return run

@@ -9,13 +9,22 @@ from codehunt.index.types import Hit
 
 def search_index(
     index_path: Path, query: str, k: int = 10, mode: str = "hybrid", rerank: Path | None = None, rerank_depth: int = 50,
-    rerank_fusion: float = 0.0,
-) -> list[Hit]:
+    rerank_fusion: float = 0.0, fusion: str | None = None, dense_weight: float | None = None,
+) -> tuple[Index, list[Hit]]:
     """Load ``index_path`` and answer one query, optionally rescoring the top candidates.
 
-    ``rerank_fusion`` weights the first stage's order in an RRF with the reranker's (0: reranker alone).
+    ``rerank_fusion`` weights the first stage's order in an RRF with the reranker's (0: reranker alone);
+    ``fusion`` and ``dense_weight`` override the index's recorded hybrid fusion for this query. Returns the
+    index with the hits, so a caller can rank files from them.
     """
     index = Index.load(index_path)
+    index.search_config = index.search_config.with_fusion(fusion, dense_weight)
+    return index, _search(index, query, k, mode, rerank, rerank_depth, rerank_fusion)
+
+
+def _search(
+    index: Index, query: str, k: int, mode: str, rerank: Path | None, rerank_depth: int, rerank_fusion: float
+) -> list[Hit]:
     if rerank is None:
         return index.search(query, k, mode)  # type: ignore[arg-type]
     from codehunt.reranker.model import load_rescorer, rerank_head

@@ -23,7 +23,7 @@ from codehunt.index.dense import DenseConfig, build_dense_index, load_dense_inde
 from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
 from codehunt.index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError
 from codehunt.index.file_ranking import FileHit, rank_files
-from codehunt.index.manifest import MANIFEST_NAME, EncoderInfo, IndexManifest
+from codehunt.index.manifest import FAST_HASH, MANIFEST_NAME, EncoderInfo, IndexManifest, check_fast_checksums, fast_checksum_tree
 from codehunt.index.ranking import SearchConfig, rank_hybrid
 from codehunt.index.storage import build_lock, checksum_tree, sha256_file, staging_directory, write_json_atomic, write_jsonl_atomic
 from codehunt.index.tokenize import tokenize_code
@@ -126,6 +126,8 @@ class Index:
                     source=source_info or {},
                     config=_jsonable(asdict(config)),
                     files=checksum_tree(staging),
+                    fast_hash=FAST_HASH,
+                    fast_files=fast_checksum_tree(staging),
                     created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 )
                 write_json_atomic(staging / MANIFEST_NAME, manifest.to_json())
@@ -133,13 +135,17 @@ class Index:
 
     # ------------------------------------------------------------------- load
     @classmethod
-    def load(cls, path: Path, encoder: Encoder | None = None) -> "Index":
+    def load(cls, path: Path, encoder: Encoder | None = None, verify: bool = True) -> "Index":
         """Open an index directory; the encoder is loaded lazily from the manifest when needed.
 
-        Passing ``encoder`` checks it against the manifest (name, dimension, fingerprint).
+        Passing ``encoder`` checks it against the manifest (name, dimension, fingerprint). ``verify``
+        checks every file's size and CRC-32 against the manifest first (``manifest.check_fast_checksums``)
+        and refuses a corrupted index with the file's name; ``verify=False`` skips that read.
         """
         path = Path(path)
         manifest = IndexManifest.read(path)
+        if verify:
+            check_fast_checksums(path, manifest)
         if encoder is not None:
             check_encoder(manifest, encoder, path)
         chunks = _read_chunks(path / "corpus.jsonl")
@@ -197,7 +203,7 @@ class Index:
         rankings = [self._rank(query_rankings, k) for query_rankings in self.candidate_rankings(queries, depth, mode, show_progress)]
         return rankings
 
-    def search_files(self, query: str, k: int = 10, mode: SearchMode = "hybrid", how: str = "max") -> list[FileHit]:
+    def search_files(self, query: str, k: int = 10, mode: SearchMode = "hybrid", how: str | None = None) -> list[FileHit]:
         """The ``k`` best files for ``query``, ranked from their units (:func:`~codehunt.index.file_ranking.rank_files`).
 
         Units are gathered to the search depth, so a file is found when one of its units is among those.
@@ -205,7 +211,7 @@ class Index:
         if k <= 0:
             return []
         hits = self.search_many([query], max(self.search_config.depth, k), mode)[0]
-        return rank_files(hits, how, k)
+        return rank_files(hits, how or self.search_config.file_aggregation, k)
 
     def candidate_rankings(
         self,

@@ -52,6 +52,36 @@ def test_search_json_has_every_field(cli_index):
     assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
 
 
+def test_search_level_file_prints_one_line_per_file(cli_index):
+    result = runner.invoke(app, ["search", "send an email", "-i", str(cli_index), "--level", "file"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("util.py  ") and lines[0].endswith("send_email at line 8")
+    as_json = runner.invoke(app, ["search", "send an email", "-i", str(cli_index), "--level", "both", "--json"])
+    records = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [r["level"] for r in records] == ["function", "function", "file"]
+    assert records[-1]["path"] == "util.py" and records[-1]["units"] == 2 and records[-1]["best"]["qualname"] == "send_email"
+
+
+def test_search_fusion_override_and_index_info_shows_the_search_config(cli_index):
+    from codehunt.index.index import Index
+
+    rrf = runner.invoke(app, ["search", "send an email", "-i", str(cli_index), "--fusion", "rrf", "--dense-weight", "0.3", "--json"])
+    assert rrf.exit_code == 0, rrf.output
+    index = Index.load(cli_index)
+    index.search_config = index.search_config.with_fusion("rrf", 0.3)
+    expected = [hit.to_json() for hit in index.search("send an email")]
+    assert [json.loads(line) for line in rrf.stdout.splitlines()] == expected
+    from codehunt.index.fusion import FusionConfig
+    from codehunt.pipeline import search_index
+
+    used, _ = search_index(cli_index, "send an email", fusion="rrf", dense_weight=0.3)
+    assert used.search_config.fusion == FusionConfig("rrf", 0.3)
+    info = json.loads(runner.invoke(app, ["index", "info", str(cli_index)]).stdout)
+    assert info["search"]["fusion"] == {"method": "minmax", "dense_weight": 0.8, "code_dense_weight": 0.5, "rrf_k": 60}
+    assert info["config"]["search"]["file_aggregation"] == "max"
+
+
 def test_zero_hits_is_exit_code_0(cli_index):
     result = runner.invoke(app, ["search", "zzqqxx", "-i", str(cli_index), "--mode", "bm25"])
     assert result.exit_code == 0
@@ -111,6 +141,10 @@ BAD_OPTIONS = [
     (["search", "q", "-i", "{tmp}/idx", "-k", "-3"], "-k must be at least 1, got -3"),
     (["search", "q", "-i", "{tmp}/idx", "--mode", "fuzzy"], "unknown --mode 'fuzzy'"),
     (["search", "q", "-i", "{tmp}/idx", "--rerank-depth", "0"], "--rerank-depth must be at least 1"),
+    (["search", "q", "-i", "{tmp}/idx", "--level", "module"], "unknown --level 'module'"),
+    (["search", "q", "-i", "{tmp}/idx", "--fusion", "mean"], "unknown --fusion 'mean'"),
+    (["search", "q", "-i", "{tmp}/idx", "--dense-weight", "1.5"], "--dense-weight must be between 0 and 1"),
+    (["index", "build", "{tmp}", "-o", "{tmp}/o", "--fusion", "mean"], "unknown fusion 'mean'"),
     (["eval", "{tmp}/beir", "--mode", "fuzzy"], "unknown --mode 'fuzzy'"),
     (["eval", "beir", "{tmp}/beir", "--rerank-fusion", "-1"], "--rerank-fusion must be >= 0"),
     (["eval", "{tmp}/beir", "--split", ""], "--split is empty"),
