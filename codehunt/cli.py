@@ -33,7 +33,7 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what e
     quiet_libraries()
 
 
-def check_search_options(mode: str, rerank_depth: int, rerank_fusion: float, k: int | None = None) -> None:
+def check_search_options(mode: str, rerank_depth: int, rerank_fusion: float | None, k: int | None = None) -> None:
     """The search options every searching command shares; a bad one is a usage error (exit code 2)."""
     from codehunt.index.index import SEARCH_MODES  # no model, no FAISS: numpy and the index modules
 
@@ -41,7 +41,7 @@ def check_search_options(mode: str, rerank_depth: int, rerank_fusion: float, k: 
     if k is not None:
         require(k >= 1, f"-k must be at least 1, got {k}")
     require(rerank_depth >= 1, f"--rerank-depth must be at least 1, got {rerank_depth}")
-    require(rerank_fusion >= 0, f"--rerank-fusion must be >= 0, got {rerank_fusion}")
+    require(rerank_fusion is None or rerank_fusion >= 0, f"--rerank-fusion must be >= 0, got {rerank_fusion}")
 
 
 @index_app.command("build")
@@ -124,7 +124,7 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (rank, score, doc_id, path, start_line, ...)."),
     rerank: Optional[Path] = typer.Option(None, "--rerank", help="Cross-encoder directory to rescore the top candidates."),
     rerank_depth: int = typer.Option(50, "--rerank-depth", help="How many candidates the reranker rescores."),
-    rerank_fusion: float = typer.Option(0.0, "--rerank-fusion", help="Weight of the first stage's order fused (RRF) with the reranker's; 0 = reranker order only."),
+    rerank_fusion: Optional[float] = typer.Option(None, "--rerank-fusion", help="Weight of the first stage's order fused (RRF) with the reranker's; 0 = reranker order only (default: the combination stored in the reranker directory, else 0)."),
     level: str = typer.Option("function", "--level", help="function (one line per unit; default), file (one line per file, ranked from its units) or both."),
     fusion: Optional[str] = typer.Option(None, "--fusion", help="Hybrid fusion: minmax, zscore, rrf or auto (default: what the index recorded, minmax)."),
     dense_weight: Optional[float] = typer.Option(None, "--dense-weight", help="Weight of the dense side in hybrid fusion, 0..1 (default: recorded, 0.8)."),
@@ -213,7 +213,7 @@ def eval_beir(
     mode: str = typer.Option("hybrid", "--mode", help="dense, bm25 or hybrid."),
     rerank: Optional[Path] = typer.Option(None, "--rerank", help="Cross-encoder directory that rescores the top candidates."),
     rerank_depth: int = typer.Option(50, "--rerank-depth", help="Candidates rescored per query."),
-    rerank_fusion: float = typer.Option(0.0, "--rerank-fusion", help="Weight of the first stage's order fused (RRF) with the reranker's; 0 = reranker order only."),
+    rerank_fusion: Optional[float] = typer.Option(None, "--rerank-fusion", help="Weight of the first stage's order fused (RRF) with the reranker's; 0 = reranker order only (default: the combination stored in the reranker directory, else 0)."),
     run_path: Optional[Path] = typer.Option(None, "--run", help="Write the TREC run file (qid Q0 docid rank score tag) here."),
     per_query_path: Optional[Path] = typer.Option(None, "--per-query", help="Write per-query metrics (JSONL) here; default: next to --run."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
@@ -231,8 +231,8 @@ def eval_beir(
         from codehunt.reranker.model import load_rescorer
 
         with options_checked():
-            rerank_config = RerankConfig(first_stage_weight=rerank_fusion)
-        rescorer = load_rescorer(rerank, rerank_config)
+            rerank_config = RerankConfig(first_stage_weight=rerank_fusion) if rerank_fusion is not None else None
+        rescorer = load_rescorer(rerank, rerank_config)  # no --rerank-fusion: the directory's stored combination
     result = evaluate_beir(folder, split, index_path, model, mode, rescorer, rerank_depth, show_progress=True)
     tag = f"codehunt-{mode}" + ("-rerank" if rerank else "")
     if run_path is not None:
@@ -314,6 +314,25 @@ def _register_train_commands() -> None:
 
 
 _register_train_commands()
+
+
+@train_app.command("rerank-weight")
+@cli_errors
+def train_rerank_weight(
+    reranker: Path = typer.Argument(..., help="Reranker directory made by `codehunt train reranker`."),
+    dev: list[Path] = typer.Option(..., "--dev", help="BEIR folder to fit on, e.g. ../shared/data/cosqa (repeatable)."),
+    mode: str = typer.Option("hybrid", "--mode", help="First stage the reranker follows: hybrid (default), dense or bm25."),
+    depth: int = typer.Option(30, "--rerank-depth", help="How many first-stage candidates the reranker rescores."),
+    split: str = typer.Option("dev", "--split", help="qrels split of each BEIR folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole report as JSON."),
+) -> None:
+    """Fit how --rerank DIR combines the reranker with the first stage (RRF or score interpolation, one weight)
+    on dev sets, and store it in DIR, so `search/eval/localize --rerank DIR` apply it without flags."""
+    check_search_options(mode, depth, None)
+    from codehunt.rerank_weight import dumps, fit_rerank_weight, format_report
+
+    report = fit_rerank_weight(reranker, dev, mode, depth, split)
+    print(dumps(report) if as_json else format_report(report))
 
 
 def _register_localize_commands() -> None:

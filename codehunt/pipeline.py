@@ -9,7 +9,7 @@ from codehunt.index.types import Hit
 
 def search_index(
     index_path: Path, query: str, k: int = 10, mode: str = "hybrid", rerank: Path | None = None, rerank_depth: int = 50,
-    rerank_fusion: float = 0.0, fusion: str | None = None, dense_weight: float | None = None,
+    rerank_fusion: float | None = None, fusion: str | None = None, dense_weight: float | None = None,
 ) -> tuple[Index, list[Hit]]:
     """Load ``index_path`` and answer one query, optionally rescoring the top candidates.
 
@@ -23,7 +23,7 @@ def search_index(
 
 
 def _search(
-    index: Index, query: str, k: int, mode: str, rerank: Path | None, rerank_depth: int, rerank_fusion: float
+    index: Index, query: str, k: int, mode: str, rerank: Path | None, rerank_depth: int, rerank_fusion: float | None
 ) -> list[Hit]:
     if rerank is None:
         return index.search(query, k, mode)  # type: ignore[arg-type]
@@ -32,3 +32,19 @@ def _search(
     candidates = index.search(query, max(k, rerank_depth), mode)  # type: ignore[arg-type]
     rescorer = load_rescorer(rerank, first_stage_weight=rerank_fusion)
     return rerank_head(rescorer, query, candidates, rerank_depth, index.hit_texts)[:k]
+
+
+def search_loaded(
+    index: Index, query: str, k: int, mode: str, rescorer: object | None = None, rerank_depth: int = 50
+) -> list[Hit]:
+    """One query on an open index with an already-loaded rescorer (or none): what ``codehunt serve`` runs.
+
+    The same steps as :func:`search_index` after loading, so a warm service and an in-process search
+    give the same hits.
+    """
+    if rescorer is None:
+        return index.search(query, k, mode)  # type: ignore[arg-type]
+    from codehunt.reranker.model import rerank_head
+
+    candidates = index.search(query, max(k, rerank_depth), mode)  # type: ignore[arg-type]
+    return rerank_head(rescorer, query, candidates, rerank_depth, index.hit_texts)[:k]  # type: ignore[arg-type]

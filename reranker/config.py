@@ -16,6 +16,7 @@ from codehunt.index.precision import PRECISIONS
 from codehunt.training.config import SavedTrainConfig
 
 LOSSES = ("listwise", "pointwise")
+COMBINATIONS = ("rrf", "interpolate")
 
 
 class RerankerConfigError(ConfigError):
@@ -48,12 +49,20 @@ class RerankConfig:
     device: str | None = field(default=None, metadata={"help": "cpu | cuda | None (cuda when present)"})
     first_stage_weight: float = field(
         default=0.0,
-        metadata={"help": "weight of the first stage's order fused with the reranker's (RRF); 0: the reranker's order alone"},
+        metadata={"help": "weight of the first stage in the combination with the reranker; 0: the reranker's order alone"},
+    )
+    combination: str = field(
+        default="rrf",
+        metadata={"help": "rrf (ranks, first stage weighted) | interpolate ((1-w) minmax(logit) + w minmax(first-stage score))"},
     )
 
     def __post_init__(self) -> None:
         if self.first_stage_weight < 0:
             raise _bad(f"first_stage_weight must be >= 0, got {self.first_stage_weight}")
+        if self.combination not in COMBINATIONS:
+            raise _bad(f"combination must be rrf or interpolate, got {self.combination!r}")
+        if self.combination == "interpolate" and self.first_stage_weight > 1:
+            raise _bad(f"an interpolation weight must be in [0, 1], got {self.first_stage_weight}")
         if self.batch_size < 1:
             raise _bad(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_length is not None and self.max_length < 8:

@@ -217,7 +217,9 @@ class CrossEncoderRescorer(Rescorer):
             return []
         candidates = list(texts) if texts is not None else [hit.snippet for hit in hits]
         scores = self.rescore_texts(query, candidates)
-        if self.config.first_stage_weight > 0:
+        if self.config.combination == "interpolate":
+            scores = interpolate_with_first_stage(scores, [hit.score for hit in hits], self.config.first_stage_weight)
+        elif self.config.first_stage_weight > 0:
             scores = fuse_with_first_stage(scores, self.config.first_stage_weight)
         order = sorted(range(len(hits)), key=lambda i: (-float(scores[i]), i))
         return [dataclasses.replace(hits[i], score=float(scores[i]), rank=rank) for rank, i in enumerate(order, start=1)]
@@ -241,6 +243,42 @@ def fuse_with_first_stage(reranker_scores: np.ndarray, first_stage_weight: float
         ranks[i] = position
     first_stage_ranks = np.arange(1, len(reranker_scores) + 1, dtype=np.float64)
     return 1.0 / (FUSION_RRF_K + ranks) + first_stage_weight / (FUSION_RRF_K + first_stage_ranks)
+
+
+def interpolate_with_first_stage(reranker_scores: np.ndarray, first_stage_scores: Sequence[float], weight: float) -> np.ndarray:
+    """(1 - w) * minmax(logits) + w * minmax(first-stage scores), each normalised over the query's head.
+
+    A score-level combination keeps how sure each side is, which a rank fusion throws away (the same argument
+    as for hybrid search's fusion, :mod:`codehunt.index.fusion`); ``w`` is fit on dev data and stored beside
+    the model (:data:`COMBINATION_FILE`). ``w = 1`` is the first stage's order, ``w = 0`` the reranker's.
+    """
+    def minmax(values: np.ndarray) -> np.ndarray:
+        low, high = float(values.min()), float(values.max())
+        return np.ones_like(values) if high == low else (values - low) / (high - low)
+
+    if len(reranker_scores) == 0:
+        return np.asarray(reranker_scores, dtype=np.float64)
+    logits = minmax(np.asarray(reranker_scores, dtype=np.float64))
+    first = minmax(np.asarray(first_stage_scores, dtype=np.float64))
+    return (1.0 - weight) * logits + weight * first
+
+
+COMBINATION_FILE = "codehunt_combination.json"
+"""Written into a reranker directory by ``codehunt train rerank-weight``: how ``--rerank DIR`` combines the
+reranker with the first stage when no ``--rerank-fusion`` is given (``combination``, ``first_stage_weight``,
+and the dev figures it was fit on)."""
+
+
+def read_combination(path: str | Path) -> dict:
+    """The stored combination of a reranker directory, or {} when it has none."""
+    file = Path(path) / COMBINATION_FILE
+    if not file.is_file():
+        return {}
+    try:
+        payload = json.loads(file.read_text(encoding="utf-8"))
+        return {"combination": str(payload["combination"]), "first_stage_weight": float(payload["first_stage_weight"])}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{file} is unreadable ({_first_line(exc)}): run `codehunt train rerank-weight` again or delete it") from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -336,14 +374,17 @@ def load_rescorer(path: str | Path | None, config: RerankConfig | None = None, *
 
     ``path`` None (no ``--rerank`` given) gives None, so an optional CLI option passes straight
     through. ``first_stage_weight``, when given, replaces ``config.first_stage_weight`` (the RRF
-    weight of the first stage's order, ``--rerank-fusion``).
+    weight of the first stage's order, ``--rerank-fusion``). With neither ``config`` nor
+    ``first_stage_weight``, a directory's stored combination (:data:`COMBINATION_FILE`, fit on dev
+    data) applies, so ``--rerank DIR`` needs no flags.
     """
     if path is None:
         return None
-    config = config or RerankConfig()
+    name = str(path)
+    stored = read_combination(resolve_model_path(name)) if config is None and first_stage_weight is None and Path(resolve_model_path(name)).is_dir() else {}
+    config = config or RerankConfig(**stored)
     if first_stage_weight is not None:
         config = dataclasses.replace(config, first_stage_weight=first_stage_weight)
-    name = str(path)
     info = read_reranker_info(resolve_model_path(name)) if Path(resolve_model_path(name)).is_dir() else {}
     trained_query_length = (info.get("config") or {}).get("max_query_length")
     model = load_cross_encoder(name, max_length=config.max_length, device=config.device)

@@ -52,8 +52,10 @@ class LocalizeConfig:
     file_rrf_k: int = field(default=10, metadata={"help": "constant of the rrf file aggregation"})
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
     rerank_depth: int = field(default=30, metadata={"help": "units the reranker rescores"})
-    rerank_fusion: float = field(
-        default=0.0, metadata={"help": "weight of the first stage's order fused (RRF) with the reranker's; 0: reranker order alone"}
+    rerank_fusion: float | None = field(
+        default=None,
+        metadata={"help": "weight of the first stage's order fused (RRF) with the reranker's; 0: reranker order alone "
+                          "(default: the combination stored in the reranker directory, else 0)"},
     )
     model: str = field(default="default", metadata={"help": "embedding model for indexes built here"})
     cache_dir: Path | None = field(default=None, metadata={"help": "where revision indexes and embeddings are cached (default $CODEHUNT_CACHE or ~/.cache/codehunt)"})
@@ -66,7 +68,7 @@ class LocalizeConfig:
             (self.bm25_query in BM25_QUERIES, f"bm25_query must be one of {', '.join(BM25_QUERIES)}, got {self.bm25_query!r}"),
             (self.name_source in ("all", "prose"), f"name_source must be all or prose, got {self.name_source!r}"),
             (self.file_aggregation in FILE_AGGREGATIONS, f"file_aggregation must be max or rrf, got {self.file_aggregation!r}"),
-            (self.k >= 1 and self.depth >= 1 and self.rerank_depth >= 0 and self.rerank_fusion >= 0,
+            (self.k >= 1 and self.depth >= 1 and self.rerank_depth >= 0 and (self.rerank_fusion or 0.0) >= 0,
              "k and depth must be >= 1, rerank_depth and rerank_fusion >= 0"),
             (self.passage_chars >= 50 and self.max_passages >= 1, "passage_chars must be >= 50 and max_passages >= 1"),
         ]
