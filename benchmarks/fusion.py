@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=shared / "data")
     parser.add_argument("--sets", nargs="+", default=["cosqa", "csn_ruby", "codesearch_files"])
     parser.add_argument("--repos", type=Path, help="folder of git directories for the code-search set")
-    parser.add_argument("--file-aggregation", default="max", choices=["max", "top3", "decay"])
+    parser.add_argument("--file-aggregation", default="top3", choices=["max", "top3", "decay"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if not (args.data / "cosqa").is_dir():

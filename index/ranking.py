@@ -43,7 +43,7 @@ class SearchConfig:
     symbol_boost: float = field(default=1.0, metadata={"help": "added when a query identifier is the unit's name"})
     path_boost: float = field(default=0.5, metadata={"help": "added when a query word names the unit's file"})
     file_diversity: float = field(default=0.5, metadata={"help": "taken off per better hit of the same file"})
-    file_aggregation: str = field(default="max", metadata={"help": "how --level file scores a file: max, top3 or decay"})
+    file_aggregation: str = field(default="top3", metadata={"help": "how --level file scores a file: max, top3 or decay"})
 
     def __post_init__(self) -> None:
         if self.depth <= 0:

@@ -79,7 +79,7 @@ def test_search_fusion_override_and_index_info_shows_the_search_config(cli_index
     assert used.search_config.fusion == FusionConfig("rrf", 0.3)
     info = json.loads(runner.invoke(app, ["index", "info", str(cli_index)]).stdout)
     assert info["search"]["fusion"] == {"method": "minmax", "dense_weight": 0.8, "code_dense_weight": 0.5, "rrf_k": 60}
-    assert info["config"]["search"]["file_aggregation"] == "max"
+    assert info["config"]["search"]["file_aggregation"] == "top3"
 
 
 def test_zero_hits_is_exit_code_0(cli_index):
