@@ -35,6 +35,9 @@ class CorpusConfig:
     source: SourceConfig = field(default_factory=SourceConfig, metadata={"help": "file selection"})
     chunk: ChunkConfig = field(default_factory=ChunkConfig, metadata={"help": "how files are cut into units"})
     split_long: bool = field(default=True, metadata={"help": "split units longer than the encoder window"})
+    summaries: bool = field(
+        default=True, metadata={"help": "embed each documented unit's docstring summary as an extra dense vector"}
+    )
 
     def __post_init__(self) -> None:  # the parts validate their own fields
         if not isinstance(self.source, SourceConfig) or not isinstance(self.chunk, ChunkConfig):
@@ -162,6 +165,48 @@ def bm25_text(chunk: Chunk) -> str:
     if chunk.kind == "document":
         return f"{chunk.qualname}\n{chunk.text}"
     return f"{chunk.path} {chunk.qualname}\n{chunk.text}"
+
+
+SUMMARY_PART = "summary"
+SUMMARY_CHARS = 400
+
+
+def docstring_summary(docstring: str) -> str:
+    """The first paragraph of a docstring on one line, at most ``SUMMARY_CHARS`` characters."""
+    paragraph = docstring.strip().split("\n\n", 1)[0]
+    return " ".join(paragraph.split())[:SUMMARY_CHARS]
+
+
+def is_summary(chunk: Chunk) -> bool:
+    return chunk.extra.get("part") == SUMMARY_PART
+
+
+def with_summary_chunks(chunks: Sequence[Chunk]) -> list[Chunk]:
+    """``chunks`` followed by one summary chunk per documented unit (dense only; BM25 reads the code chunks).
+
+    Why: a long function's vector is dominated by its signature and body, so a plain-language query can miss the
+    one sentence that says what it does (``json.dumps``: "Serialize ``obj`` to a JSON formatted ``str``." is
+    cosine 0.685 to "serialize a Python object to a JSON formatted string", the whole function 0.419). The summary
+    is embedded as its own vector and a unit keeps its best vector (MaxP over parts, as for split units). Summary
+    chunks come after every code chunk, so the code chunks' positions — which BM25 indexes — stay a prefix.
+    """
+    result = list(chunks)
+    seen: set[str] = set()
+    for chunk in chunks:
+        if chunk.unit in seen or chunk.kind == "document":
+            continue
+        seen.add(chunk.unit)
+        summary = docstring_summary(chunk.extra.get("docstring") or "")
+        if not summary:
+            continue
+        result.append(replace(
+            chunk,
+            doc_id=f"{chunk.unit}~{SUMMARY_PART}",
+            unit_id=chunk.unit,
+            text=summary,
+            extra={"part": SUMMARY_PART, "unit_lines": chunk.extra.get("unit_lines", [chunk.start_line, chunk.end_line])},
+        ))
+    return result
 
 
 SIGNATURE_SHARE = 0.25

@@ -18,7 +18,16 @@ from typing import Any, Callable, Literal, Sequence
 
 from codehunt.index.bm25 import BM25Config, BM25Index
 from codehunt.index.chunking import CHUNKER_VERSION
-from codehunt.index.corpus import Corpus, CorpusConfig, bm25_text, embedding_text, read_codebase, split_long_chunks
+from codehunt.index.corpus import (
+    Corpus,
+    CorpusConfig,
+    bm25_text,
+    embedding_text,
+    is_summary,
+    read_codebase,
+    split_long_chunks,
+    with_summary_chunks,
+)
 from codehunt.index.dense import DenseConfig, build_dense_index, load_dense_index, save_dense_index, search_dense_index
 from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
 from codehunt.index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError
@@ -106,11 +115,13 @@ class Index:
             base = _base_encoder(encoder)
             if config.corpus.split_long and isinstance(base, SentenceTransformerEncoder):
                 chunks = split_long_chunks(chunks, _token_counter(base), base.max_length - 2)
+            if config.corpus.summaries:
+                chunks = with_summary_chunks(chunks)
             started = time.perf_counter()
             vectors = encoder.encode([embedding_text(chunk) for chunk in chunks], "document", show_progress)
             log.info("embedded %d chunks in %.1fs", len(chunks), time.perf_counter() - started)
             dense = build_dense_index(vectors, config.dense)
-            bm25 = BM25Index.build([tokenize_code(bm25_text(chunk)) for chunk in chunks], config.bm25)
+            bm25 = BM25Index.build([tokenize_code(bm25_text(chunk)) for chunk in chunks if not is_summary(chunk)], config.bm25)
             with staging_directory(output) as staging:
                 write_jsonl_atomic(staging / "corpus.jsonl", (chunk.to_json() for chunk in chunks))
                 write_jsonl_atomic(staging / "skipped.jsonl", (skip.to_json() for skip in corpus.skipped))
@@ -315,7 +326,11 @@ class Index:
         return result
 
     def _rank(self, ranking: list[tuple[int, float]], k: int) -> list[Hit]:
-        return [hit_from_chunk(self.chunks[position], rank, score) for rank, (position, score) in enumerate(ranking[:k], start=1)]
+        hits = []
+        for rank, (position, score) in enumerate(ranking[:k], start=1):
+            chunk = self.chunks[position]
+            hits.append(hit_from_chunk(self.units.chunk(chunk.unit) if is_summary(chunk) else chunk, rank, score))
+        return hits
 
 
 def hit_from_chunk(chunk: Chunk, rank: int, score: float) -> Hit:

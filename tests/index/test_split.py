@@ -64,3 +64,34 @@ def test_real_tokenizer_gives_a_handful_of_distinct_parts(default_encoder):
     similarity = vectors @ vectors.T
     np.fill_diagonal(similarity, 0.0)
     assert similarity.max() < 0.999  # no two parts embed to the same vector
+
+
+def test_summary_chunks_follow_every_code_chunk_and_carry_the_docstring_summary():
+    from codehunt.index.corpus import is_summary, with_summary_chunks
+
+    source = 'def documented(x):\n    """Add one to x.\n\n    Longer text that stays out."""\n    return x + 1\n\n\ndef bare(y):\n    return y\n'
+    chunks = chunk_source("m.py", source).chunks
+    result = with_summary_chunks(chunks)
+    assert result[: len(chunks)] == chunks  # code chunks keep their positions (BM25 indexes them)
+    [summary] = result[len(chunks):]
+    assert is_summary(summary) and summary.unit == "m.py::documented" and summary.doc_id == "m.py::documented~summary"
+    assert summary.text == "Add one to x."
+    assert embedding_text(summary) == "m.py documented\nAdd one to x."
+
+
+@pytest.mark.slow
+def test_json_dumps_is_found_for_its_docstring_by_default(tmp_path, default_encoder):
+    """The standard library's json package: "serialize a Python object to a JSON formatted string" must return
+    ``dumps`` in the top 3 of the default search (BM25 ranks it 2nd; the whole function's vector ranks it 18th)."""
+    import shutil
+    import sysconfig
+    from pathlib import Path
+
+    from codehunt.index.index import Index
+
+    shutil.copytree(Path(sysconfig.get_paths()["stdlib"]) / "json", tmp_path / "src" / "json",
+                    ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    index = Index.build(tmp_path / "src", tmp_path / "idx", encoder=default_encoder)
+    top = [hit.qualname for hit in index.search("serialize a Python object to a JSON formatted string", 3)]
+    assert "dumps" in top
+    assert all(hit.path.startswith("json/") and "~" not in hit.doc_id for hit in index.search("encode JSON", 10))
