@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -24,22 +25,30 @@ from codehunt.index.corpus import (
     bm25_text,
     embedding_text,
     is_summary,
-    read_codebase,
     split_long_chunks,
     with_summary_chunks,
 )
-from codehunt.index.dense import DenseConfig, build_dense_index, load_dense_index, save_dense_index, search_dense_index
+from codehunt.index.dense import DenseConfig, build_dense_index, dense_index_type, load_dense_index, save_dense_index, search_dense_index
+from codehunt.index.embedding_cache import CachedEncoder, store_namespace
 from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
 from codehunt.index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError
 from codehunt.index.file_ranking import FileHit, rank_files
+from codehunt.index.incremental import FILES_NAME, FileRecord, chunking_key, read_previous, scan_source, source_record, update_index
 from codehunt.index.manifest import FAST_HASH, MANIFEST_NAME, EncoderInfo, IndexManifest, check_fast_checksums, fast_checksum_tree
+from codehunt.index.progress import BuildProgress, ProgressCallback, no_progress
 from codehunt.index.ranking import SearchConfig, rank_hybrid
+from codehunt.index.sources import resolve_revision
 from codehunt.index.storage import build_lock, checksum_tree, sha256_file, staging_directory, write_json_atomic, write_jsonl_atomic
 from codehunt.index.tokenize import tokenize_code
-from codehunt.index.types import Chunk, Hit
+from codehunt.index.types import Chunk, Hit, Skip
 from codehunt.index.units import UnitTable, best_per_unit
 
 log = logging.getLogger(__name__)
+
+EMBEDDINGS_DIR = "embeddings"
+"""The index's embedding store (``embedding_cache``): a cache, left out of the manifest's checksums."""
+SLICE_BATCHES = 8
+"""Encoder batches per stored slice: a killed build loses at most this many batches of work."""
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 SEARCH_MODES = ("dense", "bm25", "hybrid")
@@ -55,6 +64,15 @@ class IndexConfig:
     dense: DenseConfig = field(default_factory=DenseConfig, metadata={"help": "FAISS index type"})
     bm25: BM25Config = field(default_factory=BM25Config, metadata={"help": "BM25 parameters"})
     search: SearchConfig = field(default_factory=SearchConfig, metadata={"help": "query-time fusion and ranking"})
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> "IndexConfig":
+        """The config a manifest recorded (``_jsonable(asdict(config))``); fields it lacks take their defaults."""
+        search = SearchConfig.from_json(payload.get("search"))
+        return cls(**{name: _dataclass_from_json(kind, payload.get(name)) for name, kind in _CONFIG_PARTS.items()}, search=search)
+
+
+_CONFIG_PARTS = {"encoder": EncoderConfig, "corpus": CorpusConfig, "dense": DenseConfig, "bm25": BM25Config}
 
 
 class Index:
@@ -88,14 +106,31 @@ class Index:
         rev: str | None = None,
         encoder: Encoder | None = None,
         show_progress: bool = False,
+        progress: ProgressCallback | None = None,
+        fresh: bool = False,
     ) -> "Index":
-        """Index a directory, a git revision (``rev``) or a BEIR ``corpus.jsonl`` into ``output``."""
-        source = Path(source)
+        """Index a directory, a git revision (``rev``) or a BEIR ``corpus.jsonl`` into ``output``.
+
+        Onto an existing index the build is incremental (:mod:`~codehunt.index.incremental`): files
+        that did not change keep their chunks unread, and texts the index's embedding store holds
+        keep their vectors, so a build killed half-way resumes where it stopped; the result equals
+        a fresh build. ``fresh=True`` reuses nothing. ``progress`` receives a
+        :class:`~codehunt.index.progress.BuildProgress` at every step (the encoder draws no bar of
+        its own then); ``show_progress`` alone draws a tqdm bar over the texts to embed.
+        """
+        source, output = Path(source), Path(output)
         if not source.exists():
             raise BadInputError(f"{source} does not exist: pass a directory, a git repository or a corpus.jsonl")
-        corpus = read_codebase(source, rev, config.corpus)
-        info = {"path": str(source.resolve()), "rev": rev}
-        return cls.build_from_corpus(corpus, output, config, encoder, show_progress, info)
+        model = _lazy_encoder(encoder, config.encoder)
+        state, report = BuildProgress(), progress or no_progress
+        with build_lock(output):
+            previous = None if fresh else read_previous(output, chunking_key(_jsonable(asdict(config)), CHUNKER_VERSION))
+            commit = resolve_revision(source, rev) if rev else None
+            scan = scan_source(source, commit, config.corpus, previous, _splitter(model, config), state, report)
+            return cls._publish(
+                scan.chunks, scan.skipped, scan.records, output, config, model(), source_record(source, rev, commit),
+                state, report, show_progress and progress is None, fresh,
+            )
 
     @classmethod
     def build_from_corpus(
@@ -106,43 +141,136 @@ class Index:
         encoder: Encoder | None = None,
         show_progress: bool = False,
         source_info: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> "Index":
-        """Embed and index ``corpus``, publishing ``output`` atomically under a build lock."""
+        """Embed and index ``corpus``, publishing ``output`` atomically under a build lock.
+
+        Vectors come from ``output``'s embedding store where it holds them (see :meth:`build`).
+        """
         output = Path(output)
-        encoder = encoder if encoder is not None else SentenceTransformerEncoder(config.encoder)
+        model = _lazy_encoder(encoder, config.encoder)
+        state, report = BuildProgress(), progress or no_progress
         with build_lock(output):
-            chunks = corpus.chunks
-            base = _base_encoder(encoder)
-            if config.corpus.split_long and isinstance(base, SentenceTransformerEncoder):
-                chunks = split_long_chunks(chunks, _token_counter(base), base.max_length - 2)
-            if config.corpus.summaries:
-                chunks = with_summary_chunks(chunks)
-            started = time.perf_counter()
-            vectors = encoder.encode([embedding_text(chunk) for chunk in chunks], "document", show_progress)
-            log.info("embedded %d chunks in %.1fs", len(chunks), time.perf_counter() - started)
+            chunks = _splitter(model, config)(corpus.chunks)
+            state.units_chunked = len(chunks)
+            return cls._publish(
+                chunks, corpus.skipped, None, output, config, model(), source_info or {}, state, report,
+                show_progress and progress is None,
+            )
+
+    @classmethod
+    def _publish(
+        cls,
+        chunks: list[Chunk],
+        skipped: list[Skip],
+        records: list[FileRecord] | None,
+        output: Path,
+        config: IndexConfig,
+        encoder: Encoder,
+        source_info: dict[str, Any],
+        state: BuildProgress,
+        report: ProgressCallback,
+        show_progress: bool,
+        fresh: bool = False,
+    ) -> "Index":
+        """Embed ``chunks`` through the embedding store, build FAISS and BM25, and publish ``output`` atomically.
+
+        The store is ``output/embeddings/<namespace>/`` unless ``encoder`` is itself a
+        :class:`CachedEncoder` (a store the caller shares, say across revisions); the index's own
+        store is written in place as slices are embedded and carried into the new directory.
+        """
+        if config.corpus.summaries:
+            chunks = with_summary_chunks(chunks)
+        owned = not isinstance(encoder, CachedEncoder)
+        if owned and fresh:
+            shutil.rmtree(output / EMBEDDINGS_DIR / store_namespace(encoder), ignore_errors=True)
+        store = CachedEncoder(encoder, output / EMBEDDINGS_DIR, config.encoder.batch_size * SLICE_BATCHES) if owned else encoder
+        assert isinstance(store, CachedEncoder)
+        texts = [embedding_text(chunk) for chunk in chunks]
+        state.stage = "embedding"
+        report(state)
+
+        def embedded(done: int, total: int) -> None:
+            state.units_embedded, state.units_to_embed = done, total
+            report(state)
+
+        started = time.perf_counter()
+        vectors = store.encode(texts, "document", show_progress, progress=embedded)  # (chunks, dim)
+        log.info("embedded %d of %d chunks in %.1fs (the rest from %s)", state.units_embedded, len(chunks),
+                 time.perf_counter() - started, store.store.directory)
+        state.stage = "indexing"
+        report(state)
+        dense = build_dense_index(vectors, config.dense)
+        bm25 = BM25Index.build([tokenize_code(bm25_text(chunk)) for chunk in chunks if not is_summary(chunk)], config.bm25)
+        state.stage = "writing"
+        report(state)
+        with staging_directory(output) as staging:
+            write_jsonl_atomic(staging / "corpus.jsonl", (chunk.to_json() for chunk in chunks))
+            write_jsonl_atomic(staging / "skipped.jsonl", (skip.to_json() for skip in skipped))
+            write_json_atomic(staging / "ids.json", [chunk.doc_id for chunk in chunks])
+            if records is not None:
+                write_jsonl_atomic(staging / FILES_NAME, (record.to_json() for record in records))
+            save_dense_index(dense, staging / "dense.faiss")
+            bm25.save(staging / "bm25")
+            files, fast_files = checksum_tree(staging), fast_checksum_tree(staging)  # the store is a cache: not summed
+            if owned:
+                store.store.carry(staging / EMBEDDINGS_DIR / store.namespace, store.keys(texts, "document"))
+            manifest = IndexManifest(
+                encoder=_encoder_info(encoder, config.encoder),
+                index_type=dense_index_type(dense),  # what auto chose
+                document_count=len(chunks),
+                unit_count=len({chunk.unit for chunk in chunks}),
+                chunker_version=CHUNKER_VERSION,
+                source=source_info,
+                config=_jsonable(asdict(config)),
+                files=files,
+                fast_hash=FAST_HASH,
+                fast_files=fast_files,
+                created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                build={key: value for key, value in asdict(state).items() if key != "stage"},
+            )
+            write_json_atomic(staging / MANIFEST_NAME, manifest.to_json())
+        return cls(output, manifest, chunks, dense, bm25, encoder)
+
+    @classmethod
+    def update(
+        cls, path: Path, rev: str | None = None, encoder: Encoder | None = None, progress: ProgressCallback | None = None
+    ) -> "Index":
+        """Bring ``path`` up to date with the source its manifest records (:func:`~codehunt.index.incremental.update_index`)."""
+        return update_index(path, rev, encoder, progress=progress)
+
+    @classmethod
+    def build_from_vectors(
+        cls, chunks: list[Chunk], vectors: Any, output: Path, config: IndexConfig, encoder_info: EncoderInfo,
+        skipped: Sequence[Skip] = (), source_info: dict[str, Any] | None = None, records: list[FileRecord] | None = None,
+        build: dict[str, Any] | None = None,
+    ) -> "Index":
+        """Index chunks embedded elsewhere (merged shards, a Ray build: :mod:`~codehunt.index.shards`).
+
+        ``chunks`` are final (split, summaries last) and ``vectors`` (n, dim) their embeddings; FAISS, BM25,
+        the files and the manifest are written as by :meth:`build` and published atomically under the lock.
+        """
+        output = Path(output)
+        with build_lock(output):
             dense = build_dense_index(vectors, config.dense)
             bm25 = BM25Index.build([tokenize_code(bm25_text(chunk)) for chunk in chunks if not is_summary(chunk)], config.bm25)
             with staging_directory(output) as staging:
                 write_jsonl_atomic(staging / "corpus.jsonl", (chunk.to_json() for chunk in chunks))
-                write_jsonl_atomic(staging / "skipped.jsonl", (skip.to_json() for skip in corpus.skipped))
+                write_jsonl_atomic(staging / "skipped.jsonl", (skip.to_json() for skip in skipped))
                 write_json_atomic(staging / "ids.json", [chunk.doc_id for chunk in chunks])
+                if records is not None:
+                    write_jsonl_atomic(staging / FILES_NAME, (record.to_json() for record in records))
                 save_dense_index(dense, staging / "dense.faiss")
                 bm25.save(staging / "bm25")
                 manifest = IndexManifest(
-                    encoder=_encoder_info(encoder, config.encoder),
-                    index_type=config.dense.index_type,
-                    document_count=len(chunks),
-                    unit_count=len({chunk.unit for chunk in chunks}),
-                    chunker_version=CHUNKER_VERSION,
-                    source=source_info or {},
-                    config=_jsonable(asdict(config)),
-                    files=checksum_tree(staging),
-                    fast_hash=FAST_HASH,
-                    fast_files=fast_checksum_tree(staging),
-                    created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    encoder=encoder_info, index_type=dense_index_type(dense), document_count=len(chunks),
+                    unit_count=len({chunk.unit for chunk in chunks}), chunker_version=CHUNKER_VERSION,
+                    source=source_info or {}, config=_jsonable(asdict(config)), files=checksum_tree(staging),
+                    fast_hash=FAST_HASH, fast_files=fast_checksum_tree(staging),
+                    created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), build=build or {},
                 )
                 write_json_atomic(staging / MANIFEST_NAME, manifest.to_json())
-        return cls(output, manifest, chunks, dense, bm25, encoder)
+        return cls(output, manifest, chunks, dense, bm25)
 
     # ------------------------------------------------------------------- load
     @classmethod
@@ -203,21 +331,28 @@ class Index:
         return self.search_many([query], k, mode)[0]
 
     def search_many(
-        self, queries: Sequence[str], k: int = 10, mode: SearchMode = "hybrid", show_progress: bool = False
+        self, queries: Sequence[str], k: int = 10, mode: SearchMode = "hybrid", show_progress: bool = False,
+        search_config: SearchConfig | None = None,
     ) -> list[list[Hit]]:
-        """Search a batch of queries; queries are embedded together, which is much faster than one by one."""
+        """Search a batch of queries; queries are embedded together, which is much faster than one by one.
+
+        ``search_config`` replaces ``self.search_config`` for this call (the index stays as it is, so a
+        served index can answer with several settings at once).
+        """
         if mode not in SEARCH_MODES:
             raise BadInputError(f"unknown search mode {mode!r}: choose dense, bm25 or hybrid")
         if k <= 0 or not queries:
             return [[] for _ in queries]
-        depth = max(self.search_config.depth, k)
-        rankings = [self._rank(query_rankings, k) for query_rankings in self.candidate_rankings(queries, depth, mode, show_progress)]
-        return rankings
+        config = search_config or self.search_config
+        depth = max(config.depth, k)
+        rankings = self.candidate_rankings(queries, depth, mode, show_progress, search_config=config)
+        return [self._rank(query_rankings, k) for query_rankings in rankings]
 
     def search_files(self, query: str, k: int = 10, mode: SearchMode = "hybrid", how: str | None = None) -> list[FileHit]:
         """The ``k`` best files for ``query``, ranked from their units (:func:`~codehunt.index.file_ranking.rank_files`).
 
-        Units are gathered to the search depth, so a file is found when one of its units is among those.
+        Units are gathered to the search depth, so a file is found when one of its units is among those; the
+        files come from the same unit ranking ``search`` returns (as ``codehunt search --level file`` ranks them).
         """
         if k <= 0:
             return []
@@ -234,6 +369,7 @@ class Index:
         keep: Callable[[Chunk], bool] | None = None,
         fetch: int | None = None,
         pooling: PassagePooling = "max",
+        search_config: SearchConfig | None = None,
     ) -> list[list[tuple[int, float]]]:
         """Per query, (chunk position, score) best first, one entry per unit.
 
@@ -242,11 +378,13 @@ class Index:
         (:func:`~codehunt.index.units.best_per_unit`); ``pooling="mean"`` searches the dense side with the
         passages' mean embedding instead. ``keep(chunk)`` filters candidates before they take a rank (say,
         ``lambda chunk: not is_test_path(chunk.path)``). ``fetch``: chunks each retriever returns per passage
-        before parts collapse and ``keep`` drops some (default ``2 * depth``; raise it when ``keep`` drops many).
+        before parts collapse and ``keep`` drops some (default ``3 * depth``: split parts and docstring summaries are
+        chunks of their unit; raise it when ``keep`` drops many).
+        ``search_config`` replaces ``self.search_config`` for the hybrid ranking of this call.
         """
         dense_lists: list[list[tuple[int, float]]] | None = None
         bm25_lists: list[list[tuple[int, float]]] | None = None
-        fetch = depth * 2 if fetch is None else fetch  # long units have several parts: extra so `depth` units survive
+        fetch = depth * 3 if fetch is None else fetch  # parts and summaries: extra chunks so `depth` units survive
         if mode in ("dense", "hybrid"):
             dense_lists = self._dense_lists(queries, depth, fetch, keep, pooling, show_progress)
         if mode in ("bm25", "hybrid"):
@@ -263,7 +401,7 @@ class Index:
             assert bm25_lists is not None
             return bm25_lists
         assert dense_lists is not None and bm25_lists is not None
-        config = self.search_config
+        config = search_config or self.search_config
         return [
             rank_hybrid(dense_list, bm25_list, self.chunks, query if isinstance(query, str) else "\n".join(query), config)[:depth]
             for query, dense_list, bm25_list in zip(queries, dense_lists, bm25_lists)
@@ -372,8 +510,36 @@ def verify_checksums(path: Path, manifest: IndexManifest) -> list[str]:
 
 
 def _base_encoder(encoder: Encoder) -> Encoder:
-    """The model under a wrapper such as an embedding cache (which keeps it in ``.encoder``)."""
-    return getattr(encoder, "encoder", encoder)
+    """The model under wrappers such as an embedding cache (each keeps what it wraps in ``.encoder``)."""
+    while hasattr(encoder, "encoder"):
+        encoder = encoder.encoder
+    return encoder
+
+
+def _lazy_encoder(encoder: Encoder | None, config: EncoderConfig) -> Callable[[], Encoder]:
+    """``encoder``, or the model of ``config`` loaded on first call: a build that fails reading its source loads none."""
+    loaded: list[Encoder] = [encoder] if encoder is not None else []
+
+    def get() -> Encoder:
+        if not loaded:
+            loaded.append(SentenceTransformerEncoder(config))
+        return loaded[0]
+
+    return get
+
+
+def _splitter(model: Callable[[], Encoder], config: IndexConfig) -> Callable[[list[Chunk]], list[Chunk]]:
+    """Split units longer than the encoder window (``split_long_chunks``), when the config asks and the model says."""
+
+    def split(chunks: list[Chunk]) -> list[Chunk]:
+        if not chunks or not config.corpus.split_long:
+            return chunks
+        base = _base_encoder(model())
+        if not isinstance(base, SentenceTransformerEncoder):
+            return chunks
+        return split_long_chunks(chunks, _token_counter(base), base.max_length - 2)
+
+    return split
 
 
 def _encoder_info(encoder: Encoder, config: EncoderConfig) -> EncoderInfo:
@@ -419,6 +585,26 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CorruptIndexError(f"{path} is corrupted ({exc}); rebuild the index") from exc
+
+
+def _dataclass_from_json(cls: type, payload: Any) -> Any:
+    """A frozen config dataclass from its ``asdict`` JSON: nested configs rebuilt, lists back to tuples, unknown keys dropped."""
+    import dataclasses
+    import typing
+
+    if not isinstance(payload, dict):
+        return cls()
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for item in dataclasses.fields(cls):
+        if item.name in payload:
+            value, hint = payload[item.name], hints.get(item.name)
+            if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+                value = _dataclass_from_json(hint, value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            values[item.name] = value
+    return cls(**values)
 
 
 def _jsonable(value: Any) -> Any:
