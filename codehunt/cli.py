@@ -7,10 +7,11 @@ a config rejects; see ``codehunt.console``).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import typer
 
@@ -51,15 +52,24 @@ def index_build(
     output: Path = typer.Option(..., "--output", "-o", help="Index directory to create (replaced atomically if it exists)."),
     rev: Optional[str] = typer.Option(None, "--rev", help="Index this git revision (commit, tag, branch) without checking it out."),
     model: str = typer.Option("default", "--model", "-m", help="Embedding model: 'default' (packaged all-MiniLM-L6-v2), a local directory or a hub name."),
-    index_type: str = typer.Option("flat", "--index-type", help="flat (exact, default), hnsw (fast approximate) or ivfpq (compressed, large corpora)."),
+    index_type: str = typer.Option("flat", "--index-type", help="flat (exact, default), hnsw (fast approximate), ivf, ivfpq (compressed, large corpora) or auto (flat up to 200k vectors, hnsw above)."),
     exclude: list[str] = typer.Option([], "--exclude", help="Glob of paths to leave out, e.g. 'test/*' (repeatable)."),
     max_file_bytes: int = typer.Option(1_000_000, "--max-file-bytes", help="Skip files larger than this many bytes."),
     precision: str = typer.Option("auto", "--precision", help="fp32, bf16, or auto (bf16 where the CPU/GPU has fast bf16)."),
     batch_size: int = typer.Option(64, "--batch-size", help="Texts per encoder forward pass."),
     fusion: str = typer.Option("minmax", "--fusion", help="Hybrid fusion recorded for searches: minmax (default), zscore, rrf or auto."),
     dense_weight: float = typer.Option(0.8, "--dense-weight", help="Weight of the dense side in hybrid fusion, 0..1, recorded for searches."),
+    fresh: bool = typer.Option(False, "--fresh", help="Reuse nothing of an index already at OUTPUT: read every file and embed every unit again."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="Embed only shard i/N of the units (0-based) into the shard directory OUTPUT; join them with `codehunt index merge`."),
+    engine: str = typer.Option("local", "--engine", help="local (this process, default) or ray (chunk and embed on a Ray cluster; needs the ray extra of codehunt)."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the cluster (auto, ray://host:10001); default: a running local one, else a new one."),
+    workers: int = typer.Option(0, "--workers", help="--engine ray: model actors (0: one per CPU of the cluster)."),
 ) -> None:
-    """Index a codebase: chunk it into functions, embed them, and write FAISS + BM25 to OUTPUT."""
+    """Index a codebase: chunk it into functions, embed them, and write FAISS + BM25 to OUTPUT.
+
+    Onto an existing index the build is incremental: unchanged files keep their chunks and texts already
+    embedded (also by a build that was killed) keep their vectors; the result equals a fresh build.
+    """
     from codehunt.index.corpus import CorpusConfig
     from codehunt.index.dense import DenseConfig
     from codehunt.index.encoder import EncoderConfig
@@ -75,13 +85,119 @@ def index_build(
             dense=DenseConfig(index_type=index_type),
             search=SearchConfig().with_fusion(fusion, dense_weight),
         )
-    index = Index.build(path, output, config, rev=rev, show_progress=True)
+    if shard is not None or engine != "local" or address is not None or workers:
+        index = distributed_build(path, output, config, rev, shard, engine, address, workers)
+        if index is None:
+            return
+    else:
+        with build_progress_bar() as progress:
+            index = Index.build(path, output, config, rev=rev, progress=progress, fresh=fresh)
     skipped = sum(1 for _ in (output / "skipped.jsonl").open(encoding="utf-8"))
     print(
         f"indexed {index.manifest.unit_count} units ({index.manifest.document_count} chunks) into {output}; "
-        f"{skipped} files listed in {output / 'skipped.jsonl'}",
+        f"{skipped} files listed in {output / 'skipped.jsonl'}; {build_summary(index.manifest.build)}",
         file=sys.stderr,
     )
+
+
+ENGINES = ("local", "ray")
+
+
+def distributed_build(path: Path, output: Path, config, rev: Optional[str], shard: Optional[str], engine: str,  # noqa: ANN001
+                      address: Optional[str], workers: int):  # noqa: ANN201 - IndexConfig -> Index | None
+    """``index build --shard i/N`` (a shard directory; returns None) or ``--engine ray`` (the index)."""
+    require(engine in ENGINES, f"unknown --engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    require(shard is None or engine == "local", "--shard and --engine ray do not mix: Ray divides the work itself")
+    require(engine == "ray" or (address is None and not workers), "--address and --workers need --engine ray")
+    if shard is not None:
+        from codehunt.index.shards import ShardSpec, build_shard
+
+        with options_checked():
+            spec = ShardSpec.parse(shard)
+        manifest = build_shard(path, output, spec, config, rev=rev, show_progress=True)
+        print(f"wrote shard {spec.shard}/{spec.shards} ({manifest.rows} chunks of {manifest.corpus_chunks} units' corpus) to {output}; "
+              f"join every shard with `codehunt index merge SHARD_DIRS... -o INDEX`", file=sys.stderr)
+        return None
+    from codehunt.index.ray_engine import RayConfig, build_index_ray
+
+    with options_checked():
+        ray_config = RayConfig(address=address, workers=workers)
+    return build_index_ray(path, output, config, ray_config, rev=rev, show_progress=True)
+
+
+@index_app.command("merge")
+@cli_errors
+def index_merge(
+    shards: list[Path] = typer.Argument(..., help="Every shard directory made by `codehunt index build --shard i/N` (0/N .. N-1/N)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Index directory to create (replaced atomically if it exists)."),
+) -> None:
+    """Join the shards of a sharded build into one index, the same as a single-process `index build` makes."""
+    from codehunt.index.shards import merge_shards
+
+    index = merge_shards(shards, output)
+    print(f"merged {len(shards)} shards: {index.manifest.unit_count} units ({index.manifest.document_count} chunks) into {output}",
+          file=sys.stderr)
+
+
+@index_app.command("update")
+@cli_errors
+def index_update(
+    path: Path = typer.Argument(..., help="Index directory made by `codehunt index build`."),
+    rev: Optional[str] = typer.Option(None, "--rev", help="Move a git index to this revision (default: the one it records, looked up again, so a branch picks up its new commits)."),
+) -> None:
+    """Bring an index up to date with the source it records: only changed files are read, only new units embedded.
+
+    Same model and config as the index was built with; published atomically, as by `index build`.
+    """
+    require(rev is None or bool(rev.strip()), "--rev is empty: name a commit, tag or branch")
+    from codehunt.index.incremental import update_index
+
+    with build_progress_bar() as progress:
+        index = update_index(path, rev=rev, progress=progress)
+    print(
+        f"updated {path}: {build_summary(index.manifest.build)}; "
+        f"{index.manifest.unit_count} units ({index.manifest.document_count} chunks)",
+        file=sys.stderr,
+    )
+
+
+def build_summary(build: dict) -> str:  # noqa: ANN001 - a manifest's ``build`` record
+    from codehunt.index.progress import BuildProgress
+
+    return BuildProgress(**build).summary()
+
+
+@contextlib.contextmanager
+def build_progress_bar() -> Iterator[Callable[..., None]]:
+    """One rich bar on stderr for a build, in codehunt's words: files read and units chunked, then units
+    embedded of N with an ETA, then indexing and writing. Yields the ``progress`` callback ``Index.build`` takes."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from codehunt.console import stderr_console
+
+    words = {"reading": "reading files", "embedding": "embedding units", "indexing": "FAISS and BM25",
+             "writing": "writing"}
+    columns = (TextColumn("{task.description:<15}"), BarColumn(bar_width=24), TextColumn("{task.fields[detail]}"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=stderr_console(), transient=True) as bar:
+        task = bar.add_task(words["reading"], total=None, detail="")
+        shown = ["reading"]
+
+        def show(state) -> None:  # noqa: ANN001 - a BuildProgress
+            if state.stage != shown[0]:
+                shown[0] = state.stage
+                bar.reset(task, total=None, description=words.get(state.stage, state.stage))
+            if state.stage == "reading":
+                bar.update(task, completed=state.files_read + state.files_reused,
+                           detail=f"{state.files_read:,} files read, {state.files_reused:,} unchanged, "
+                                  f"{state.units_chunked:,} units chunked")
+            elif state.stage == "embedding":
+                bar.update(task, total=state.units_to_embed or None, completed=state.units_embedded,
+                           detail=f"{state.units_embedded:,} of {state.units_to_embed:,} units embedded")
+            else:
+                bar.update(task, detail="")
+
+        yield show
 
 
 @index_app.command("info")
@@ -96,7 +212,20 @@ def index_info(path: Path = typer.Argument(..., help="Index directory.")) -> Non
     manifest = IndexManifest.read(path)
     payload = manifest.to_json()
     payload["search"] = asdict(SearchConfig.from_json(manifest.config.get("search")))  # also for indexes built before it
+    payload["dense"] = dense_summary(manifest)
     print(json.dumps(payload, indent=2))
+
+
+def dense_summary(manifest) -> dict:  # noqa: ANN001 - IndexManifest
+    """The dense index in words: the type built (what ``auto`` chose, and why) and its estimated memory."""
+    from codehunt.index.dense import DenseConfig, memory_bytes
+
+    config = DenseConfig(**manifest.config.get("dense", {}))
+    chosen = manifest.index_type
+    why = (f"auto: flat up to {config.auto_flat_max} vectors, {config.auto_large_type} above" if config.index_type == "auto"
+           else "requested")
+    estimate = memory_bytes(chosen, manifest.document_count, manifest.encoder.dimension, config)
+    return {"index_type": chosen, "chosen_by": why, "vectors": manifest.document_count, "memory_bytes": estimate}
 
 
 @index_app.command("verify")
@@ -128,6 +257,7 @@ def search(
     level: str = typer.Option("function", "--level", help="function (one line per unit; default), file (one line per file, ranked from its units) or both."),
     fusion: Optional[str] = typer.Option(None, "--fusion", help="Hybrid fusion: minmax, zscore, rrf or auto (default: what the index recorded, minmax)."),
     dense_weight: Optional[float] = typer.Option(None, "--dense-weight", help="Weight of the dense side in hybrid fusion, 0..1 (default: recorded, 0.8)."),
+    service: str = typer.Option("auto", "--service", help="auto (a `codehunt serve` of this index, found beside it, else in-process), off, or a service URL; same results either way."),
 ) -> None:
     """Search an index; prints hits like grep: path:line: qualname, then a short snippet.
 
@@ -137,17 +267,26 @@ def search(
     check_search_options(mode, rerank_depth, rerank_fusion, k)
     check_fusion_options(fusion, dense_weight)
     require(level in LEVELS, f"unknown --level {level!r}: choose one of {', '.join(LEVELS)}")
-    from codehunt.pipeline import search_index
+    require(service in ("auto", "off") or service.startswith(("http://", "https://")),
+            f"unknown --service {service!r}: choose auto, off or a URL such as http://127.0.0.1:8765")
+    from codehunt.serve.discovery import search_with_service  # standard library only
 
     depth = k if level == "function" else max(k, 100)
-    index, hits = search_index(index_path, query, k=depth, mode=mode, rerank=rerank, rerank_depth=rerank_depth,
-                               rerank_fusion=rerank_fusion, fusion=fusion, dense_weight=dense_weight)
+    answered = search_with_service(index_path, service, query, depth, mode, rerank, rerank_depth, rerank_fusion, fusion, dense_weight)
+    if answered is not None:
+        hits, aggregation = answered
+    else:
+        from codehunt.pipeline import search_index
+
+        index, hits = search_index(index_path, query, k=depth, mode=mode, rerank=rerank, rerank_depth=rerank_depth,
+                                   rerank_fusion=rerank_fusion, fusion=fusion, dense_weight=dense_weight)
+        aggregation = index.search_config.file_aggregation
     if level in ("function", "both"):
         print_hits(hits[:k], as_json, "function" if level == "both" else None)
     if level in ("file", "both"):
         from codehunt.index.file_ranking import rank_files
 
-        print_files(rank_files(hits, index.search_config.file_aggregation, k), as_json, "file" if level == "both" else None)
+        print_files(rank_files(hits, aggregation, k), as_json, "file" if level == "both" else None)
 
 
 LEVELS = ("function", "file", "both")
@@ -385,3 +524,76 @@ def _register_localize_commands() -> None:
 
 
 _register_localize_commands()
+
+
+@app.command("serve")
+@cli_errors
+def serve(
+    index_paths: list[Path] = typer.Option(..., "--index", "-i", help="Index directory to serve (repeatable: -i A -i B; the first is the default)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on: loopback by default; any other needs --allow-remote."),
+    port: int = typer.Option(8765, "--port", help="TCP port (0: a free one; the URL is printed on stderr and written beside each index)."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a --host that is not loopback (the service has no authentication: anyone who reaches it can search and update)."),
+    watch: bool = typer.Option(False, "--watch", help="Re-index when files of the source tree change; queries are answered from the old index until the new one is published."),
+    rerank: Optional[Path] = typer.Option(None, "--rerank", help="Cross-encoder directory loaded once, for requests with rerank=true (and `codehunt search --rerank` of the same directory)."),
+    max_request_bytes: int = typer.Option(1 << 20, "--max-request-bytes", help="Largest request body accepted (413 above it)."),
+    threads: int = typer.Option(0, "--threads", help="torch threads for reranking and re-indexing (0: torch's default); a query is always encoded on one thread, as in-process."),
+) -> None:
+    """Serve indexes over HTTP (JSON): search, localize, status, update, with the model loaded once.
+
+    `codehunt search -i IDX` then uses the service (found through .IDX.serve.json beside the index) and
+    prints exactly what it would print in-process.
+    """
+    from codehunt.serve.discovery import is_loopback
+
+    require(0 <= port <= 65535, f"--port must be between 0 and 65535, got {port}")
+    require(max_request_bytes >= 1024, f"--max-request-bytes must be at least 1024, got {max_request_bytes}")
+    require(threads >= 0, f"--threads must be 0 (torch's default) or more, got {threads}")
+    require(is_loopback(host) or allow_remote,
+            f"--host {host} is not a loopback address: the service has no authentication; add --allow-remote to listen there anyway")
+    from codehunt.serve.app import _require_extra, bind_socket, run_server, url_of
+    from codehunt.serve.service import IndexService
+
+    _require_extra()
+    sock = bind_socket(host, port)  # before loading anything: a port in use fails at once
+    try:
+        set_torch_threads(threads)
+        service = IndexService(list(index_paths), rerank=rerank)
+        service.warm_up()
+    except BaseException:
+        sock.close()
+        raise
+    print(f"serving {', '.join(str(s.path) for s in service.indexes.values())} at {url_of(sock)} (Ctrl-C stops)", file=sys.stderr)
+    run_server(service, sock, watch=watch, max_request_bytes=max_request_bytes)
+
+
+@app.command("mcp")
+@cli_errors
+def mcp(
+    index_path: Path = typer.Option(..., "--index", "-i", help="Index directory the tools search (its source tree is the root paths must stay in)."),
+    watch: bool = typer.Option(False, "--watch", help="Re-index when files of the source tree change (as `serve --watch`)."),
+    threads: int = typer.Option(0, "--threads", help="torch threads for re-indexing (0: torch's default); a query is always encoded on one thread."),
+) -> None:
+    """Model Context Protocol server on stdio for coding agents: search_code, localize_issue, read_code, index_status, reindex."""
+    require(threads >= 0, f"--threads must be 0 (torch's default) or more, got {threads}")
+    from codehunt.mcp_server import build_server
+    from codehunt.serve.service import IndexService
+    from codehunt.serve.watcher import Background
+
+    set_torch_threads(threads)
+    service = IndexService([index_path])
+    server = build_server(service)
+    service.warm_up()
+    background = Background(service, watch=watch)
+    background.start()
+    try:
+        server.run("stdio")
+    finally:
+        background.stop()
+
+
+def set_torch_threads(threads: int) -> None:
+    """``--threads N`` of the long-lived commands: torch's intra-op threads for the process (0 leaves torch's default)."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -24,6 +24,8 @@ from codehunt.index.errors import ConfigError, ModelLoadError
 from codehunt.index.precision import PRECISIONS, wants_bf16
 
 if TYPE_CHECKING:
+    import threading
+
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
@@ -199,3 +201,58 @@ class SentenceTransformerEncoder:
             show_progress_bar=show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class FastQueryEncoder:
+    """An :class:`Encoder` for a long-lived process (``codehunt serve``, ``codehunt mcp``) that answers one
+    query at a time: a single query text skips ``SentenceTransformer.encode``'s per-call set-up.
+
+    ``encode`` of one query text runs the model's own ``preprocess`` and forward and normalises, exactly the
+    steps ``SentenceTransformer.encode`` takes for a batch of one, on one thread as ``_threads_for`` runs it,
+    so the vector is bit-identical to :meth:`SentenceTransformerEncoder.encode` (tested); it leaves out the
+    length sort, the kwargs checks, the progress-bar set-up and the list/stack/copy steps. Anything else
+    (several texts, documents) goes to the wrapped encoder unchanged.
+
+    ``lock`` (default: a new one) serialises every use of the model: a transformers tokenizer is not safe to
+    call from two threads at once ("Already borrowed"), and ``torch.set_num_threads`` is process-wide, so a
+    caller that shares the model with other work (a reranker) passes the lock that work holds too.
+    Measured in ``benchmarks/serve_latency.py``.
+    """
+
+    def __init__(self, encoder: SentenceTransformerEncoder, lock: "threading.RLock | None" = None):
+        import threading
+
+        self.encoder = encoder  # the name index.index._base_encoder looks for
+        self.name = encoder.name
+        self.dimension = encoder.dimension
+        self.lock = lock if lock is not None else threading.RLock()
+
+    @property
+    def config(self) -> EncoderConfig:
+        return self.encoder.config
+
+    def fingerprint(self) -> str:
+        return self.encoder.fingerprint()
+
+    def encode(self, texts: Sequence[str], kind: TextKind, show_progress: bool = False) -> np.ndarray:
+        if kind != "query" or len(texts) != 1:
+            with self.lock:
+                return self.encoder.encode(texts, kind, show_progress)
+        return self.encode_query(texts[0])
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query as a unit vector, (1, dimension) float32."""
+        import torch
+
+        model = self.encoder.model
+        prompt = self.encoder.prompt("query") or None
+        with self.lock, torch.inference_mode(), _threads_for(1):
+            features = model.preprocess([text], prompt=prompt)
+            features = {name: value.to(model.device) if hasattr(value, "to") else value for name, value in features.items()}
+            if self.encoder.use_bf16():
+                with torch.autocast(device_type=model.device.type, dtype=torch.bfloat16):
+                    embedding = model(features)["sentence_embedding"]  # (1, dim)
+            else:
+                embedding = model(features)["sentence_embedding"]  # (1, dim)
+            embedding = torch.nn.functional.normalize(embedding, p=2, dim=1)  # (1, dim)
+            return np.ascontiguousarray(embedding.float().cpu().numpy(), dtype=np.float32)

@@ -60,6 +60,9 @@ class IndexManifest:
     """Algorithm of ``fast_files`` (``FAST_HASH``); empty in manifests written before load-time checks existed."""
     fast_files: dict[str, str] = field(default_factory=dict)
     """Per file, ``"<size>:<crc32 hex>"``: checked by ``Index.load`` on every load (sha256 in ``files`` is for verify)."""
+    build: dict[str, Any] = field(default_factory=dict)
+    """What the build that wrote it did (``progress.BuildProgress``): files read and unchanged, units chunked,
+    new texts embedded of those the embedding store lacked; empty in manifests written before it existed."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -156,6 +156,7 @@ BAD_OPTIONS = [
     (["index", "build", "{tmp}", "-o", "{tmp}/o", "--precision", "fp16"], "unknown precision 'fp16'"),
     (["index", "build", "{tmp}", "-o", "{tmp}/o", "--batch-size", "0"], "--batch-size must be at least 1"),
     (["index", "build", "{tmp}", "-o", "{tmp}/o", "--max-file-bytes", "-1"], "--max-file-bytes must be at least 1"),
+    (["index", "update", "{tmp}/o", "--rev", " "], "--rev is empty"),
     (["mine", "pairs", "{tmp}", "-o", "{tmp}/o", "--kind", "bogus"], "unknown pair source 'bogus'"),
     (["mine", "pairs", "{tmp}", "-o", "{tmp}/o", "--limit", "0"], "--limit must be positive"),
     (["mine", "pairs", "{tmp}", "-o", "{tmp}/o", "--max-query-words", "0"], "--max-query-words must be at least 1"),
@@ -164,6 +165,8 @@ BAD_OPTIONS = [
     (["mine", "negatives", "{tmp}/p.jsonl", "-o", "{tmp}/o", "--pool", "all"], "unknown candidate pool 'all'"),
     (["train", "retriever", "{tmp}/t.jsonl", "-o", "{tmp}/o", "--steps", "0"], "--steps must be >= 1"),
     (["train", "reranker", "{tmp}/t.jsonl", "-o", "{tmp}/o", "--group-size", "1"], "--group-size must be >= 2"),
+    (["train", "rerank-weight", "{tmp}/ce", "--dev", "{tmp}/beir", "--rerank-depth", "0"], "--rerank-depth must be at least 1"),
+    (["train", "rerank-weight", "{tmp}/ce", "--dev", "{tmp}/beir", "--mode", "fuzzy"], "unknown --mode 'fuzzy'"),
 ]
 
 

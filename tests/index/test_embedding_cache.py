@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +34,13 @@ def test_cached_vectors_equal_fresh_ones_and_skip_encoding(tmp_path: Path, defau
     counting = CountingEncoder(default_encoder)
     cached = CachedEncoder(counting, tmp_path / "cache")
     first = cached.encode(TEXTS, "document")
-    assert counting.seen == TEXTS[:3]  # the repeated text is encoded once
+    assert sorted(counting.seen) == sorted(TEXTS[:3])  # the repeated text is encoded once (shortest first)
     assert np.array_equal(first, default_encoder.encode(TEXTS, "document"))
     assert (cached.hits, cached.misses) == (0, 4)
     # A new process (a new CachedEncoder over the same folder) reads everything back.
     again = CachedEncoder(counting, tmp_path / "cache")
     second = again.encode(list(reversed(TEXTS)) + ["def mul(a, b):\n    return a * b"], "document")
-    assert counting.seen == TEXTS[:3] + ["def mul(a, b):\n    return a * b"]
+    assert counting.seen[3:] == ["def mul(a, b):\n    return a * b"]
     assert np.array_equal(second[:4], first[::-1])
     assert (again.hits, again.misses) == (4, 1)
     # The kind is part of the key: the same text as a query is a different vector and is encoded.
@@ -65,3 +66,41 @@ def test_store_round_trip_and_corruption(tmp_path: Path) -> None:
     shard.write_bytes(b"not an npy file")
     with pytest.raises(CorruptIndexError, match="delete"):
         EmbeddingStore(tmp_path / "ns", dimension=3)
+
+
+class FailingEncoder(CountingEncoder):
+    """Raises on the second call: a build killed after its first slice."""
+
+    def encode(self, texts, kind, show_progress=False):
+        if self.seen:
+            raise RuntimeError("killed")
+        return super().encode(texts, kind, show_progress)
+
+
+def test_slices_are_flushed_as_they_are_embedded_shortest_first(tmp_path: Path, default_encoder) -> None:
+    texts = [f"def f{i}():\n    return {'x' * i}" for i in range(7, 0, -1)]  # longest first
+    progress: list[tuple[int, int]] = []
+    with pytest.raises(RuntimeError, match="killed"):
+        CachedEncoder(FailingEncoder(default_encoder), tmp_path / "cache", slice_size=3).encode(texts, "document")
+    resumed = CountingEncoder(default_encoder)
+    cached = CachedEncoder(resumed, tmp_path / "cache", slice_size=3)
+    vectors = cached.encode(texts, "document", progress=lambda done, total: progress.append((done, total)))
+    assert resumed.seen == list(reversed(texts))[3:]  # the 3 shortest were stored before the kill
+    assert progress == [(0, 4), (3, 4), (4, 4)]
+    np.testing.assert_allclose(vectors, default_encoder.encode(texts, "document"), atol=1e-5, rtol=0)
+
+
+def test_carry_links_shards_or_compacts_a_mostly_dead_store(tmp_path: Path) -> None:
+    store = EmbeddingStore(tmp_path / "ns", dimension=2)
+    assert not (tmp_path / "ns").exists()  # created by the first put, not by opening
+    keys = [text_hash(str(i), "document") for i in range(6)]
+    store.put(keys[:3], np.arange(6, dtype=np.float32).reshape(3, 2))
+    store.put(keys[3:], np.arange(6, 12, dtype=np.float32).reshape(3, 2))
+    assert store.carry(tmp_path / "linked", keys[1:5]) == 6
+    shard = next((tmp_path / "ns").glob("shard-*.npy"))
+    assert os.stat(shard).st_ino == os.stat(tmp_path / "linked" / shard.name).st_ino  # a hard link, no copy
+    assert EmbeddingStore(tmp_path / "linked", 2).get(keys)[1].tolist() == store.get(keys)[1].tolist()
+    assert store.carry(tmp_path / "compacted", [keys[4], keys[0]]) == 2  # 6 rows, 2 alive
+    compacted = EmbeddingStore(tmp_path / "compacted", 2)
+    assert len(compacted) == 2 and len(list((tmp_path / "compacted").glob("*.npy"))) == 1
+    assert compacted.get([keys[0], keys[4]])[1].tolist() == [[0.0, 1.0], [8.0, 9.0]]

@@ -1,0 +1,138 @@
+"""Incremental ``codehunt index update`` vs a full build, on real code, every step in a new process.
+
+    flock /tmp/codehunt-heavy.lock python benchmarks/incremental_update.py [--workdir /tmp/codehunt-incremental]
+        [--skip-stdlib] [--reuse-build] [--repo /work/.mirror/fastapi+fastapi/repo] [--commits 10]
+
+1. Directory: a copy of the installed Python standard library (``site-packages`` and ``__pycache__`` left
+   out; tests included, as in ``benchmarks/build_speed.py``) is indexed by ``codehunt index build`` in a child
+   process (the full build), then ``codehunt index update`` runs in a new process three times: with nothing
+   changed, after one function was appended to one module (``json/encoder.py``), and after that module was
+   changed back (its old texts are still in the store: nothing to embed). The floor of any update is a
+   process that imports sentence-transformers and loads the model, timed on its own.
+2. Git: a repository is indexed at ``HEAD~N`` (first parent), then moved commit by commit to ``HEAD`` with
+   ``index update --rev``, in process with one loaded model so the seconds show what each step itself
+   costs; the files each commit changed, the files read and the units embedded are printed beside them.
+
+Prints markdown tables; ``--json`` also writes the figures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+APPENDED = '''
+
+def _bench_is_json_scalar(value):
+    """True when value encodes as a JSON scalar: a string, a number, a boolean or null."""
+    return value is None or isinstance(value, (str, int, float, bool))
+'''
+
+
+def codehunt(*args: str) -> float:
+    """Wall seconds of one ``codehunt`` process (stdout and stderr kept quiet)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "codehunt", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def build_record(index: Path) -> dict:
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    return {**manifest["build"], "chunks": manifest["document_count"]}
+
+
+def row(step: str, seconds: float, build: dict) -> str:
+    return (f"| {step} | {seconds:.1f} | {build['files_read']:,} | {build['files_reused']:,} | {build['units_chunked']:,} "
+            f"| {build['units_embedded']:,} | {build['chunks']:,} |")
+
+
+HEADER = ("| step | wall s | files read | files unchanged | units chunked | texts embedded | chunks in index |\n"
+          "|---|---|---|---|---|---|---|")
+
+
+def stdlib_benchmark(workdir: Path, reuse_build: bool) -> dict:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    copy, index = workdir / "stdlib", workdir / "stdlib.idx"
+    results: dict = {}
+    if not (reuse_build and (index / "manifest.json").is_file()):
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.rmtree(index, ignore_errors=True)
+        shutil.copytree(stdlib, copy, symlinks=True, ignore=shutil.ignore_patterns("site-packages", "__pycache__", "*.pyc"))
+        print(f"full build of {copy} ...", file=sys.stderr)
+        results["full build"] = (codehunt("index", "build", str(copy), "-o", str(index)), build_record(index))
+    module = copy / "json" / "encoder.py"
+    original = module.read_text(encoding="utf-8").replace(APPENDED, "")
+    module.write_text(original, encoding="utf-8")  # a reused build may hold the change of an earlier run
+    codehunt("index", "update", str(index))  # settle: the copy now matches the index
+    floor = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "from codehunt.index.encoder import SentenceTransformerEncoder as E; E().fingerprint()"],
+                   check=True, capture_output=True)
+    results["floor: a process that loads the model"] = (time.perf_counter() - floor, None)
+    results["update, nothing changed"] = (codehunt("index", "update", str(index)), build_record(index))
+    module.write_text(original + APPENDED, encoding="utf-8")
+    results["update, one function appended to json/encoder.py"] = (codehunt("index", "update", str(index)), build_record(index))
+    module.write_text(original, encoding="utf-8")
+    results["update, the change undone"] = (codehunt("index", "update", str(index)), build_record(index))
+    print(f"\n### Standard library copy ({copy}), every step a new `codehunt` process\n\n{HEADER}")
+    for step, (seconds, build) in results.items():
+        print(row(step, seconds, build) if build else f"| {step} | {seconds:.1f} | | | | | |")
+    return {step: {"seconds": seconds, **(build or {})} for step, (seconds, build) in results.items()}
+
+
+def git_benchmark(workdir: Path, repo: Path, commits: int) -> dict:
+    from codehunt.index.encoder import SentenceTransformerEncoder
+    from codehunt.index.git import git
+    from codehunt.index.incremental import update_index
+    from codehunt.index.index import Index
+
+    revs = git(["rev-list", "--first-parent", "--reverse", f"-{commits + 1}", "HEAD"], repo).decode().split()
+    index = workdir / f"{repo.parent.name if repo.name == 'repo' else repo.name}.idx"
+    shutil.rmtree(index, ignore_errors=True)
+    encoder = SentenceTransformerEncoder()
+    encoder.fingerprint()
+    started = time.perf_counter()
+    Index.build(repo, index, rev=revs[0], encoder=encoder)
+    full = time.perf_counter() - started
+    print(f"\n### {repo} at {revs[0][:10]}, then commit by commit to {revs[-1][:10]} (in process, model loaded once)\n")
+    print("| commit | files changed | wall s | files read | files unchanged | texts embedded | chunks |\n|---|---|---|---|---|---|---|")
+    build = build_record(index)
+    print(f"| {revs[0][:10]} (full build) | - | {full:.1f} | {build['files_read']:,} | 0 | {build['units_embedded']:,} | {build['chunks']:,} |")
+    steps = []
+    for before, rev in zip(revs, revs[1:]):
+        changed = len(git(["diff", "--name-only", before, rev], repo).decode().split())
+        started = time.perf_counter()
+        update_index(index, rev=rev, encoder=encoder)
+        seconds = time.perf_counter() - started
+        build = build_record(index)
+        steps.append({"commit": rev, "files_changed": changed, "seconds": seconds, **build})
+        print(f"| {rev[:10]} | {changed} | {seconds:.2f} | {build['files_read']:,} | {build['files_reused']:,} "
+              f"| {build['units_embedded']:,} | {build['chunks']:,} |")
+    return {"full_build_seconds": full, "steps": steps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/codehunt-incremental"))
+    parser.add_argument("--skip-stdlib", action="store_true", help="only the git benchmark")
+    parser.add_argument("--reuse-build", action="store_true", help="keep an earlier full build of the stdlib copy")
+    parser.add_argument("--repo", type=Path, default=Path("/work/.mirror/fastapi+fastapi/repo"), help="git repository (bare is fine)")
+    parser.add_argument("--commits", type=int, default=10, help="commits to step through (0: skip the git benchmark)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    figures: dict = {}
+    if not args.skip_stdlib:
+        figures["stdlib"] = stdlib_benchmark(args.workdir, args.reuse_build)
+    if args.commits and args.repo.exists():
+        figures["git"] = git_benchmark(args.workdir, args.repo, args.commits)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
