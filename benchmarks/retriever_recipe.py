@@ -82,6 +82,8 @@ def main() -> None:
     if not pairs.is_file():
         stdlib = sysconfig.get_paths()["stdlib"]
         style = ["--query-style", args.query_style]
+        exclusions = args.data / "training_exclusions.txt"  # leakage rules: excluded projects dropped and counted
+        style += ["--exclusions", str(exclusions)] if exclusions.is_file() else []
         codehunt("mine", "pairs", stdlib, "--kind", "docstring", "-o", str(work / "pairs.stdlib.jsonl"), *style,
                  *(["--keep-docstring"] if args.keep_docstring else []))
         codehunt("mine", "pairs", str(args.data / "conala" / "train_pairs.jsonl"), "--kind", "file",

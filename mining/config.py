@@ -74,6 +74,11 @@ class PairsConfig:
     query_field: str = field(default="query", metadata={"help": "file: the query column of a JSONL pair file"})
     positive_field: str = field(default="", metadata={"help": "file: the code column (default: positive, code or text)"})
     split: str = field(default="", metadata={"help": "file: the BEIR qrels split (default: test, else the only one)"})
+    exclusions: Path | None = field(
+        default=None,
+        metadata={"help": "training_exclusions.txt: pairs from the projects it lists are dropped (and counted); "
+                          "its evaluation corpora are refused"},
+    )
 
     def __post_init__(self) -> None:
         if self.kind not in PAIR_KINDS:

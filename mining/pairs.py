@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from codehunt.index.errors import BadInputError
 from codehunt.mining.config import PAIR_KINDS, PairsConfig, config_to_json
@@ -30,6 +30,9 @@ __all__ = [
     "PAIR_FIELDS", "PAIR_KINDS", "MinePairsResult", "Pair", "PairsConfig", "config_to_json", "dedupe_pairs",
     "detect_kind", "make_positive_id", "mine_pairs", "normalize_whitespace", "read_pairs", "text_key",
 ]
+
+if TYPE_CHECKING:
+    from codehunt.mining.exclusions import Exclusions
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,12 @@ def mine_pairs(config: PairsConfig, show_progress: bool = False) -> MinePairsRes
         raise BadInputError(f"{source} does not exist: pass a codebase, a git repository, a pair file or SWE-bench JSONL")
     kind = detect_kind(source) if config.kind == "auto" else config.kind
     dropped: Counter[str] = Counter()
+    exclusions = None
+    if config.exclusions is not None:
+        from codehunt.mining.exclusions import Exclusions
+
+        exclusions = Exclusions.read(Path(config.exclusions))
+        exclusions.check_source(source)
     if kind == "docstring":
         from codehunt.mining.docstring_pairs import docstring_pairs
 
@@ -110,12 +119,23 @@ def mine_pairs(config: PairsConfig, show_progress: bool = False) -> MinePairsRes
         from codehunt.mining.pair_files import load_pair_file
 
         pairs = load_pair_file(source, config, dropped)
+    if exclusions is not None:
+        pairs = drop_excluded(pairs, exclusions, dropped)
     kept = _limit(dedupe_pairs(pairs, dropped) if config.dedupe else pairs, config.limit)
     if config.query_style == "web":
         kept = web_style_pairs(kept, config.query_language)
     count = write_jsonl_atomic(Path(config.output), (pair.to_json() for pair in kept))
     log.info("wrote %d %s pairs to %s (dropped: %s)", count, kind, config.output, dict(dropped))
     return MinePairsResult(Path(config.output), kind, count, dict(sorted(dropped.items())))
+
+
+def drop_excluded(pairs: Iterable[Pair], exclusions: "Exclusions", dropped: Counter[str]) -> Iterator[Pair]:
+    """Pairs whose project is not excluded; each dropped one counts under ``excluded-project`` in the report."""
+    for pair in pairs:
+        if exclusions.pair_reason(pair) is not None:
+            dropped["excluded-project"] += 1
+            continue
+        yield pair
 
 
 def web_style_pairs(pairs: Iterable[Pair], language: str = "") -> Iterator[Pair]:

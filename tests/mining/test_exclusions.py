@@ -1,0 +1,79 @@
+"""mining.exclusions: the leakage rules drop pairs of excluded projects and refuse the evaluation corpora."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codehunt.index.errors import BadInputError
+from codehunt.mining.config import PairsConfig
+from codehunt.mining.exclusions import Exclusions, normalise_name
+from codehunt.mining.pairs import mine_pairs
+from codehunt.mining.records import Pair
+
+RULES = """# projects never to mine
+# Also never train on the evaluation corpora: data/cosqa/corpus.jsonl, data/csn_ruby/corpus.jsonl.
+github psf/requests
+github pallets/flask
+pypi Zope.Interface
+"""
+
+
+@pytest.fixture()
+def rules(tmp_path):
+    data = tmp_path / "shared" / "data"
+    (data / "cosqa").mkdir(parents=True)
+    (data / "cosqa" / "corpus.jsonl").write_text('{"_id": "1", "text": "def f(): pass"}\n', encoding="utf-8")
+    path = data / "training_exclusions.txt"
+    path.write_text(RULES, encoding="utf-8")
+    return path
+
+
+def pair(repo: str = "", path: str = "") -> Pair:
+    return Pair(query="q", positive="def f(): pass", positive_id="x", source="docstring", repo=repo, path=path)
+
+
+def test_names_and_reasons(rules):
+    exclusions = Exclusions.read(rules)
+    assert normalise_name("Zope_Interface.git") == "zope-interface"
+    assert exclusions.repo_reason("psf/requests") == "excluded repository psf/requests"
+    assert exclusions.repo_reason("psf__requests") == "excluded repository psf/requests"
+    assert exclusions.repo_reason("flask") == "excluded project flask"  # a checkout folder named flask
+    assert exclusions.repo_reason("attrs") is None and exclusions.repo_reason("") is None
+    assert exclusions.pair_reason(pair(path="zope/interface.py")) is None
+    assert exclusions.pair_reason(pair(path="zope.interface/x.py")) == "excluded package zope-interface"
+    assert exclusions.pair_reason(pair(repo="site-packages", path="flask/app.py")) == "excluded package flask"
+    assert [c.name for c in exclusions.corpora] == ["corpus.jsonl", "corpus.jsonl"]
+
+
+def test_an_evaluation_corpus_is_refused(rules, tmp_path):
+    exclusions = Exclusions.read(rules)
+    corpus = rules.parent / "cosqa" / "corpus.jsonl"
+    for source in (corpus, corpus.parent):
+        with pytest.raises(BadInputError, match="evaluation corpus"):
+            exclusions.check_source(source)
+    exclusions.check_source(tmp_path)  # anything else is fine
+
+
+def test_a_malformed_line_names_the_file_and_line(tmp_path):
+    bad = tmp_path / "rules.txt"
+    bad.write_text("github psf/requests\nnpm left-pad\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="rules.txt:2"):
+        Exclusions.read(bad)
+
+
+def test_mine_pairs_drops_and_counts_excluded_packages(rules, tmp_path):
+    src = tmp_path / "site-packages"
+    for package in ("flask", "mytool"):
+        (src / package).mkdir(parents=True)
+        (src / package / "core.py").write_text(
+            f'def handle_{package}(request, options):\n    """Handle one request for {package} with the given options."""\n'
+            "    value = request.get(options)\n    return value\n", encoding="utf-8")
+    out = tmp_path / "pairs.jsonl"
+    result = mine_pairs(PairsConfig(source=src, output=out, kind="docstring", exclusions=rules))
+    kept = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [p["path"] for p in kept] == ["mytool/core.py"]
+    assert result.dropped["excluded-project"] == 1
+    with pytest.raises(BadInputError, match="evaluation corpus"):
+        mine_pairs(PairsConfig(source=rules.parent / "cosqa", output=tmp_path / "p2.jsonl", kind="file", exclusions=rules))
+    assert not (tmp_path / "p2.jsonl").exists()
