@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from codehunt.beir import load_beir
 from codehunt.evaluate import open_or_build_index
-from codehunt.index.metrics import evaluate_run
+from codehunt.index.metrics import evaluate_run, paired_bootstrap
 from codehunt.index.storage import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ def fit_rerank_weight(
     combinations = candidate_combinations()
     per_set: dict[str, dict[str, float]] = {}
     first_stage: dict[str, float] = {}
+    intervals: dict[str, dict[str, dict]] = {}
     for folder in dev_folders:
         started = time.perf_counter()
         data = load_beir(folder, split)
@@ -90,8 +91,11 @@ def fit_rerank_weight(
                 order = [head[i] for i in combined_order(combination, logits, [hit.score for hit in head])] + tail
                 runs[combination.label][qid] = {hit.doc_id: float(len(order) - i) for i, hit in enumerate(order)}
         name = folder.name
-        first_stage[name] = evaluate_run(data.qrels, plain).aggregate["ndcg_at_10"]
-        per_set[name] = {label: evaluate_run(data.qrels, run).aggregate["ndcg_at_10"] for label, run in runs.items()}
+        plain_report = evaluate_run(data.qrels, plain)
+        reports = {label: evaluate_run(data.qrels, run) for label, run in runs.items()}
+        first_stage[name] = plain_report.aggregate["ndcg_at_10"]
+        per_set[name] = {label: report.aggregate["ndcg_at_10"] for label, report in reports.items()}
+        intervals[name] = {label: asdict(paired_bootstrap(plain_report, report)) for label, report in reports.items()}
         log.info("%s: %d queries scored in %.0fs", name, len(qids), time.perf_counter() - started)
     names = list(per_set)
     mean = {c.label: float(np.mean([per_set[n][c.label] for n in names])) for c in combinations}
@@ -109,7 +113,9 @@ def fit_rerank_weight(
         "first_stage_weight": best.first_stage_weight,
         "label": best.label,
         "fit": {"dev_sets": names, "split": split, "first_stage_mode": mode, "depth": depth,
-                "first_stage_ndcg_at_10": first_stage, "ndcg_at_10": per_set, "leave_one_set_out": held_out},
+                "first_stage_ndcg_at_10": first_stage, "ndcg_at_10": per_set, "leave_one_set_out": held_out,
+                "vs_first_stage": {name: values[best.label] for name, values in intervals.items()},
+                "vs_first_stage_all": intervals},
     }
     if write:
         write_json_atomic(Path(reranker) / COMBINATION_FILE, report)
@@ -124,6 +130,8 @@ def format_report(report: dict) -> str:
         scores = fit["ndcg_at_10"][name]
         line = (f"  {name}: first stage {fit['first_stage_ndcg_at_10'][name]:.4f}, reranker alone "
                 f"{scores['reranker alone']:.4f}, chosen {scores[report['label']]:.4f}")
+        interval = fit["vs_first_stage"][name]
+        line += f" ({interval['delta']:+.4f} [{interval['low']:+.3f}, {interval['high']:+.3f}])"
         if name in fit["leave_one_set_out"]:
             other = fit["leave_one_set_out"][name]
             line += f", fit on the other sets ({other['fit_on_others']}) {other['ndcg_at_10']:.4f}"
