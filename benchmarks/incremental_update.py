@@ -9,9 +9,10 @@
    changed, after one function was appended to one module (``json/encoder.py``), and after that module was
    changed back (its old texts are still in the store: nothing to embed). The floor of any update is a
    process that imports sentence-transformers and loads the model, timed on its own.
-2. Git: a repository is indexed at ``HEAD~N`` (first parent), then moved commit by commit to ``HEAD`` with
-   ``index update --rev``, in process with one loaded model so the seconds show what each step itself
-   costs; the files each commit changed, the files read and the units embedded are printed beside them.
+2. Git: a repository is indexed at the N+1-th last commit that changed Python files (first parent), then
+   moved commit by commit through the next N with ``update_index(rev=...)``, in process with one loaded
+   model so the seconds show what each step itself costs; the files each step changed, the files read
+   and the units embedded are printed beside them.
 
 Prints markdown tables; ``--json`` also writes the figures.
 """
@@ -90,7 +91,8 @@ def git_benchmark(workdir: Path, repo: Path, commits: int) -> dict:
     from codehunt.index.incremental import update_index
     from codehunt.index.index import Index
 
-    revs = git(["rev-list", "--first-parent", "--reverse", f"-{commits + 1}", "HEAD"], repo).decode().split()
+    # The last commits that changed Python files (others change nothing an index reads), oldest first.
+    revs = git(["rev-list", "--first-parent", f"-{commits + 1}", "HEAD", "--", "*.py"], repo).decode().split()[::-1]
     index = workdir / f"{repo.parent.name if repo.name == 'repo' else repo.name}.idx"
     shutil.rmtree(index, ignore_errors=True)
     encoder = SentenceTransformerEncoder()
@@ -104,7 +106,7 @@ def git_benchmark(workdir: Path, repo: Path, commits: int) -> dict:
     print(f"| {revs[0][:10]} (full build) | - | {full:.1f} | {build['files_read']:,} | 0 | {build['units_embedded']:,} | {build['chunks']:,} |")
     steps = []
     for before, rev in zip(revs, revs[1:]):
-        changed = len(git(["diff", "--name-only", before, rev], repo).decode().split())
+        changed = len(git(["diff", "--name-only", "-z", before, rev], repo).decode().strip("\0").split("\0"))
         started = time.perf_counter()
         update_index(index, rev=rev, encoder=encoder)
         seconds = time.perf_counter() - started

@@ -114,8 +114,51 @@ def components(index: Any, texts: list[str]) -> dict[str, dict]:
     rows["FastQueryEncoder.encode_query (1 thread)"] = timed(fast.encode_query, texts)
     rows[f"FAISS search, fetch {fetch}"] = timed(lambda t: search_dense_index(index.dense, vector, fetch), texts)
     rows[f"BM25 top_k, fetch {fetch}"] = timed(lambda t: index.bm25.top_k(tokenize_code(t), fetch), texts)
+    rows.update(traced_forward(model, texts))
     torch.set_num_threads(all_threads)
     return rows
+
+
+def traced_forward(model: Any, texts: list[str]) -> dict[str, dict]:
+    """Measured, not used: the Hugging Face model under ``torch.jit.trace`` (1 thread), against its eager forward.
+
+    It is not in ``FastQueryEncoder`` because it would have to stand in for the model inside
+    sentence-transformers' ``Transformer`` module (its kwargs filtering and output naming change between
+    versions) and a trace bakes data-dependent branches (the attention-mask shortcut) in; the row says
+    what it would buy and whether it stays bit-identical on these queries.
+    """
+    import warnings
+
+    import torch
+
+    hf = getattr(model[0], "auto_model", None)
+    if hf is None:
+        return {}
+
+    def inputs(text: str) -> tuple[Any, Any]:
+        features = model.preprocess([text])
+        return features["input_ids"], features["attention_mask"]
+
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(hf, inputs(texts[0]), strict=False, check_trace=False)
+        same = all(torch.equal(hf(input_ids=i, attention_mask=m).last_hidden_state, _first(traced(i, m)))
+                   for i, m in map(inputs, texts[:20]))
+
+    def eager(text: str) -> Any:
+        with torch.inference_mode():
+            return hf(*inputs(text))
+
+    def jit(text: str) -> Any:
+        with torch.inference_mode():
+            return traced(*inputs(text))
+
+    return {"HF model forward, eager, 1 thread": timed(eager, texts),
+            f"HF model forward, torch.jit.trace, 1 thread (not used; bit-identical on 20 queries: {same})": timed(jit, texts)}
+
+
+def _first(output: Any) -> Any:
+    return output["last_hidden_state"] if isinstance(output, dict) else output[0]
 
 
 def scaled(index: Any, target_units: int, seed: int = 0) -> Any:

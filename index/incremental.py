@@ -16,11 +16,16 @@ output, or :func:`update_index`) lists the source again and, file by file:
 Chunking is a function of a file's path and bytes alone (plus the corpus config, the chunker
 version and the encoder window, which :func:`chunking_key` compares before anything is reused),
 and files are visited in the same sorted order, so the reused chunks are the ones a fresh build
-would make. Vectors come from the index's embedding store (:mod:`~codehunt.index.embedding_cache`):
-only texts it never saw are encoded. BM25 and FAISS are rebuilt from all chunks, so the result
-is the index a fresh build makes: the same ids, the same BM25 scores, vectors equal to float
-tolerance. Limit: that rebuild costs time proportional to the corpus (a few seconds for the
-~50k chunks of the standard library with ``flat``; HNSW and IVF are retrained in full).
+would make; their ``corpus.jsonl`` lines are written again as they were. Vectors come from the
+index's embedding store (:mod:`~codehunt.index.embedding_cache`): only texts it never saw are
+encoded. BM25 is rebuilt from ``bm25_terms/`` (each document's distinct terms and counts,
+:class:`DocTerms`), tokenizing only new chunks, into the arrays ``BM25Index.build`` makes; FAISS is
+rebuilt from the vectors. So the result is the index a fresh build makes: the same ids, the same
+BM25 scores, vectors equal to float tolerance.
+
+Limits: an update still reads, rewrites and checksums the whole index (about 4 s for the ~75k
+chunks of the standard library, beside the model's ~5 s start), and HNSW and IVF indexes are
+rebuilt (trained) in full, so those steps cost time proportional to the corpus, not to the change.
 """
 from __future__ import annotations
 
@@ -28,16 +33,22 @@ import hashlib
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from codehunt.index.corpus import CorpusConfig, chunk_files, is_summary, path_skip_reason, read_beir_corpus
+import numpy as np
+
+from codehunt.index.bm25 import BM25Config, BM25Index, _rank_bm25_idf
+from codehunt.index.corpus import CorpusConfig, bm25_text, chunk_files, is_summary, path_skip_reason, read_beir_corpus
 from codehunt.index.errors import BadInputError, CodehuntError
 from codehunt.index.git import git
 from codehunt.index.manifest import MANIFEST_NAME, IndexManifest
 from codehunt.index.progress import BuildProgress, ProgressCallback, no_progress
 from codehunt.index.sources import iter_directory, iter_git_revision
+from codehunt.index.storage import atomic_file, save_npy_atomic, write_json_atomic
+from codehunt.index.tokenize import tokenize_code
 from codehunt.index.types import Chunk, Skip
 
 if TYPE_CHECKING:
@@ -47,6 +58,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FILES_NAME = "files.jsonl"
+TERMS_DIR = "bm25_terms"
+"""Each BM25 document's distinct terms and counts (:class:`DocTerms`): BM25 is rebuilt without re-tokenizing."""
+TERMS_FORMAT_VERSION = 1
 RACY_NS = 2_000_000_000
 """A file whose mtime is within this many nanoseconds of the scan that read it is hashed again next time."""
 
@@ -70,25 +84,53 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class DocTerms:
+    """The distinct terms of each BM25 document in first-occurrence order, with their counts (CSR rows).
+
+    That is all BM25 needs of a document, in a form an update can copy row by row: ids into
+    ``vocabulary``, which lists terms in the order they first occur in the corpus, as
+    ``BM25Index.build`` numbers them.
+    """
+
+    vocabulary: list[str]
+    offsets: np.ndarray  # (n_docs + 1,) int64: document d is rows [offsets[d], offsets[d + 1])
+    term_ids: np.ndarray  # (n_rows,) int32
+    counts: np.ndarray  # (n_rows,) int32, >= 1
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.offsets) - 1
+
+
+@dataclass(frozen=True)
 class PreviousIndex:
-    """What an existing index offers a new build: its file records, and its chunks and skips by file."""
+    """What an existing index offers a new build: file records, and its code chunks with their JSON lines and terms."""
 
     records: dict[str, FileRecord]
-    chunks: dict[str, list[Chunk]]
+    chunks: list[Chunk]  # code chunks (BM25 documents) in corpus order; summaries are derived again
+    lines: list[str]  # their corpus.jsonl lines, written again as they are
+    rows: dict[str, list[int]]  # path -> rows of its chunks
     skips: dict[str, list[Skip]]
     source: dict[str, Any]
+    terms: DocTerms | None  # None in an index from before bm25_terms/: its chunks are tokenized again
 
     def has(self, path: str) -> bool:
-        return path in self.records and (path in self.chunks or path in self.skips)
+        return path in self.records and (path in self.rows or path in self.skips)
 
 
 @dataclass(frozen=True)
 class Scan:
-    """A source read into the chunks an index embeds; ``records`` is None for a BEIR corpus (no files)."""
+    """A source read into the chunks an index embeds.
+
+    ``records`` is None for a BEIR corpus (no files); ``origins[i]`` is the row in ``previous`` that
+    chunk ``i`` was taken from, or -1 for a chunk made now.
+    """
 
     chunks: list[Chunk]
     skipped: list[Skip]
     records: list[FileRecord] | None
+    origins: list[int] | None = None
+    previous: "PreviousIndex | None" = None
 
 
 def blob_id(data: bytes) -> str:
@@ -123,17 +165,25 @@ def read_previous(output: Path, key: dict[str, Any]) -> PreviousIndex | None:
             log.info("%s was chunked with other settings: every file is read again", output)
             return None
         records = {r.path: r for r in map(FileRecord.from_json, _read_jsonl(output / FILES_NAME))} if (output / FILES_NAME).is_file() else {}
-        chunks: dict[str, list[Chunk]] = {}
-        for chunk in map(Chunk.from_json, _read_jsonl(output / "corpus.jsonl")):
+        with (output / "corpus.jsonl").open(encoding="utf-8") as handle:
+            all_lines = handle.read().splitlines()
+        chunks: list[Chunk] = []
+        lines: list[str] = []
+        rows: dict[str, list[int]] = {}
+        for line, record in zip(all_lines, json.loads("[" + ",".join(all_lines) + "]")):  # one parse: faster than one a line
+            chunk = Chunk.from_json(record)
             if not is_summary(chunk):  # summaries are derived from the code chunks again (``with_summary_chunks``)
-                chunks.setdefault(chunk.path, []).append(chunk)
+                rows.setdefault(chunk.path, []).append(len(chunks))
+                chunks.append(chunk)
+                lines.append(line)
         skips: dict[str, list[Skip]] = {}
         for skip in (Skip(**record) for record in _read_jsonl(output / "skipped.jsonl")):
             skips.setdefault(skip.path, []).append(skip)
+        terms = load_doc_terms(output / TERMS_DIR, len(chunks))
     except (CodehuntError, OSError, ValueError, TypeError, KeyError) as exc:
         log.warning("%s cannot be reused (%s): building from scratch", output, exc)
         return None
-    return PreviousIndex(records, chunks, skips, manifest.source)
+    return PreviousIndex(records, chunks, lines, rows, skips, manifest.source, terms)
 
 
 def scan_source(
@@ -191,14 +241,14 @@ def scan_source(
 
         files = iter_directory(source, config.source, wanted)
 
-    # Per file, in listing order: the old chunks (reused) or a marker that its new chunks follow.
-    plan: list[tuple[str, list[Chunk] | None, list[Skip]]] = []
+    # Per file, in listing order: the rows of its old chunks (reused), or None when its new chunks follow.
+    plan: list[tuple[str, list[int] | None, list[Skip]]] = []
     fresh: list[Chunk] = []
     records: list[FileRecord] = []
     for file in files:
         if file.path in unread:
             assert previous is not None
-            plan.append((file.path, previous.chunks.get(file.path, []), previous.skips.get(file.path, [])))
+            plan.append((file.path, previous.rows.get(file.path, []), previous.skips.get(file.path, [])))
             records.append(old[file.path])
             progress.files_reused += 1
             report(progress)
@@ -210,7 +260,7 @@ def scan_source(
             records.append(record)
             progress.files_read += 1
             if previous is not None and previous.has(file.path) and old[file.path].blob == record.blob:
-                plan.append((file.path, previous.chunks.get(file.path, []), previous.skips.get(file.path, [])))
+                plan.append((file.path, previous.rows.get(file.path, []), previous.skips.get(file.path, [])))
                 progress.files_reused += 1
                 report(progress)
                 continue
@@ -223,16 +273,120 @@ def scan_source(
     for chunk in split(fresh):
         split_fresh.setdefault(chunk.path, []).append(chunk)
     chunks: list[Chunk] = []
+    origins: list[int] = []
     skipped: list[Skip] = []
-    for path, reused, skips in plan:
-        chunks.extend(reused if reused is not None else split_fresh.get(path, []))
+    for path, rows, skips in plan:
+        if rows is None:
+            made = split_fresh.get(path, [])
+            chunks.extend(made)
+            origins.extend([-1] * len(made))
+        else:
+            assert previous is not None
+            chunks.extend(previous.chunks[row] for row in rows)
+            origins.extend(rows)
         skipped.extend(skips)
     if not chunks:
         reasons = sorted({skip.reason for skip in skipped})
         detail = f" ({len(skipped)} files skipped: {', '.join(reasons)})" if reasons else ""
         raise BadInputError(f"{source} holds no indexable source code{detail}: point codehunt at a codebase")
     log.info("read %s: %d files read, %d unchanged, %d chunks", source, progress.files_read, progress.files_reused, len(chunks))
-    return Scan(chunks, skipped, records)
+    return Scan(chunks, skipped, records, origins, previous)
+
+
+def corpus_lines(chunks: Sequence[Chunk], scan: Scan | None) -> Iterator[str]:
+    """The ``corpus.jsonl`` line of each chunk: a reused chunk's old line as it was (the same JSON), others dumped.
+
+    ``vars(chunk)`` is the JSON of ``chunk.to_json()`` without ``asdict``'s deep copy.
+    """
+    origins = scan.origins if scan is not None and scan.previous is not None and scan.origins is not None else []
+    for number, chunk in enumerate(chunks):
+        origin = origins[number] if number < len(origins) else -1
+        yield scan.previous.lines[origin] if origin >= 0 else json.dumps(vars(chunk), ensure_ascii=False)  # type: ignore[union-attr]
+
+
+def write_lines_atomic(path: Path, lines: Iterable[str]) -> None:
+    with atomic_file(path) as handle:
+        for line in lines:
+            handle.write(line)
+            handle.write("\n")
+
+
+def bm25_doc_terms(chunks: Sequence[Chunk], scan: Scan | None) -> DocTerms:
+    """The :class:`DocTerms` of ``chunks`` (the BM25 documents, in order): rows of reused chunks copied from the
+    previous index, every other chunk tokenized (``tokenize_code(bm25_text(chunk))``)."""
+    previous = scan.previous if scan is not None else None
+    old = previous.terms if previous is not None else None
+    origins = scan.origins if old is not None and scan is not None and scan.origins is not None else []
+    vocabulary: list[str] = list(old.vocabulary) if old is not None else []  # ids of the old terms are kept for now
+    term_ids = {term: number for number, term in enumerate(vocabulary)}
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []
+    for number, chunk in enumerate(chunks):
+        origin = origins[number] if number < len(origins) else -1
+        if origin >= 0:
+            assert old is not None
+            start, end = old.offsets[origin], old.offsets[origin + 1]
+            pieces.append((old.term_ids[start:end], old.counts[start:end]))
+            continue
+        counts = Counter(tokenize_code(bm25_text(chunk)))  # a dict: terms in first-occurrence order
+        ids = [term_ids.setdefault(term, len(term_ids)) for term in counts]
+        pieces.append((np.array(ids, dtype=np.int32), np.fromiter(counts.values(), dtype=np.int32, count=len(counts))))
+    vocabulary.extend(list(term_ids)[len(vocabulary):])
+    lengths = np.fromiter((len(ids) for ids, _ in pieces), dtype=np.int64, count=len(pieces))
+    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    ids = np.concatenate([ids for ids, _ in pieces]) if pieces else np.zeros(0, dtype=np.int32)
+    counts = np.concatenate([counts for _, counts in pieces]) if pieces else np.zeros(0, dtype=np.int32)
+    # Renumber the terms by first occurrence in this corpus, dropping terms no document has any more.
+    present, first = np.unique(ids, return_index=True)
+    order = present[np.argsort(first, kind="stable")]
+    renumber = np.full(len(vocabulary), -1, dtype=np.int32)
+    renumber[order] = np.arange(len(order), dtype=np.int32)
+    return DocTerms([vocabulary[i] for i in order.tolist()], offsets, renumber[ids], counts)
+
+
+def bm25_from_doc_terms(terms: DocTerms, config: BM25Config = BM25Config()) -> BM25Index:
+    """The :class:`BM25Index` ``BM25Index.build`` makes from the same documents, array for array.
+
+    Terms are numbered by first occurrence and postings sorted by (term, document), as there; the
+    idf comes from the same ``_rank_bm25_idf`` fed the same document frequencies in the same order.
+    """
+    n_docs = terms.n_docs
+    if n_docs == 0:
+        raise BadInputError("cannot build a BM25 index over an empty corpus")
+    doc_of_row = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(terms.offsets))  # (n_rows,)
+    doc_lens = np.bincount(doc_of_row, weights=terms.counts, minlength=n_docs).astype(np.int64)  # (n_docs,)
+    if int(doc_lens.sum()) == 0:
+        raise BadInputError(f"cannot build a BM25 index: all {n_docs} documents are empty")
+    order = np.argsort(terms.term_ids.astype(np.int64) * n_docs + doc_of_row, kind="stable")  # (term, doc) keys are unique
+    doc_freqs = np.bincount(terms.term_ids, minlength=len(terms.vocabulary))  # (n_terms,)
+    offsets = np.zeros(len(terms.vocabulary) + 1, dtype=np.int64)
+    np.cumsum(doc_freqs, out=offsets[1:])
+    idf = _rank_bm25_idf(terms.vocabulary, doc_freqs, n_docs, config.epsilon)
+    return BM25Index(terms.vocabulary, offsets, doc_of_row[order].astype(np.int32), terms.counts[order].astype(np.int32),
+                     doc_lens, idf, config)
+
+
+def save_doc_terms(directory: Path, terms: DocTerms) -> None:
+    """``offsets.npy``, ``term_ids.npy``, ``counts.npy`` and ``terms.json`` (vocabulary, n_docs, format_version)."""
+    save_npy_atomic(directory / "offsets.npy", terms.offsets)
+    save_npy_atomic(directory / "term_ids.npy", np.ascontiguousarray(terms.term_ids, dtype=np.int32))
+    save_npy_atomic(directory / "counts.npy", np.ascontiguousarray(terms.counts, dtype=np.int32))
+    write_json_atomic(directory / "terms.json", {"format_version": TERMS_FORMAT_VERSION, "n_docs": terms.n_docs,
+                                                 "vocabulary": terms.vocabulary})
+
+
+def load_doc_terms(directory: Path, n_docs: int) -> DocTerms | None:
+    """The saved :class:`DocTerms`, or None when absent or not about ``n_docs`` documents (then BM25 re-tokenizes)."""
+    if not (directory / "terms.json").is_file():
+        return None
+    meta = json.loads((directory / "terms.json").read_text(encoding="utf-8"))
+    terms = DocTerms(meta["vocabulary"], *(np.load(directory / f"{name}.npy", allow_pickle=False)
+                                            for name in ("offsets", "term_ids", "counts")))
+    if meta.get("format_version") != TERMS_FORMAT_VERSION or meta.get("n_docs") != n_docs or terms.n_docs != n_docs \
+            or len(terms.term_ids) != terms.offsets[-1] or len(terms.counts) != len(terms.term_ids):
+        log.warning("%s does not match its index (%s documents): BM25 tokenizes every chunk again", directory, n_docs)
+        return None
+    return terms
 
 
 def source_record(source: Path, rev: str | None, commit: str | None) -> dict[str, Any]:

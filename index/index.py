@@ -33,7 +33,22 @@ from codehunt.index.embedding_cache import CachedEncoder, store_namespace
 from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
 from codehunt.index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError
 from codehunt.index.file_ranking import FileHit, rank_files
-from codehunt.index.incremental import FILES_NAME, FileRecord, chunking_key, read_previous, scan_source, source_record, update_index
+from codehunt.index.incremental import (
+    FILES_NAME,
+    TERMS_DIR,
+    FileRecord,
+    Scan,
+    bm25_doc_terms,
+    bm25_from_doc_terms,
+    chunking_key,
+    corpus_lines,
+    read_previous,
+    save_doc_terms,
+    scan_source,
+    source_record,
+    update_index,
+    write_lines_atomic,
+)
 from codehunt.index.manifest import FAST_HASH, MANIFEST_NAME, EncoderInfo, IndexManifest, check_fast_checksums, fast_checksum_tree
 from codehunt.index.progress import BuildProgress, ProgressCallback, no_progress
 from codehunt.index.ranking import SearchConfig, rank_hybrid
@@ -129,7 +144,7 @@ class Index:
             scan = scan_source(source, commit, config.corpus, previous, _splitter(model, config), state, report)
             return cls._publish(
                 scan.chunks, scan.skipped, scan.records, output, config, model(), source_record(source, rev, commit),
-                state, report, show_progress and progress is None, fresh,
+                state, report, show_progress and progress is None, fresh, scan,
             )
 
     @classmethod
@@ -172,12 +187,14 @@ class Index:
         report: ProgressCallback,
         show_progress: bool,
         fresh: bool = False,
+        scan: Scan | None = None,
     ) -> "Index":
         """Embed ``chunks`` through the embedding store, build FAISS and BM25, and publish ``output`` atomically.
 
         The store is ``output/embeddings/<namespace>/`` unless ``encoder`` is itself a
         :class:`CachedEncoder` (a store the caller shares, say across revisions); the index's own
-        store is written in place as slices are embedded and carried into the new directory.
+        store is written in place as slices are embedded and carried into the new directory. The
+        chunks ``scan`` took from the previous index keep their ``corpus.jsonl`` lines and BM25 terms.
         """
         if config.corpus.summaries:
             chunks = with_summary_chunks(chunks)
@@ -202,18 +219,19 @@ class Index:
         state.stage = "indexing"
         report(state)
         dense = build_dense_index(vectors, config.dense)
-        bm25 = BM25Index.build([tokenize_code(bm25_text(chunk)) for chunk in chunks if not is_summary(chunk)], config.bm25)
+        terms = bm25_doc_terms([chunk for chunk in chunks if not is_summary(chunk)], scan)
+        bm25 = bm25_from_doc_terms(terms, config.bm25)  # what BM25Index.build makes, reused chunks not re-tokenized
         state.stage = "writing"
         report(state)
         with staging_directory(output) as staging:
-            # vars(): the same JSON as chunk.to_json() without asdict's deep copy (seconds on a large corpus)
-            write_jsonl_atomic(staging / "corpus.jsonl", (vars(chunk) for chunk in chunks))
+            write_lines_atomic(staging / "corpus.jsonl", corpus_lines(chunks, scan))
             write_jsonl_atomic(staging / "skipped.jsonl", (skip.to_json() for skip in skipped))
             write_json_atomic(staging / "ids.json", [chunk.doc_id for chunk in chunks])
             if records is not None:
                 write_jsonl_atomic(staging / FILES_NAME, (record.to_json() for record in records))
             save_dense_index(dense, staging / "dense.faiss")
             bm25.save(staging / "bm25")
+            save_doc_terms(staging / TERMS_DIR, terms)
             files, fast_files = checksum_tree(staging), fast_checksum_tree(staging)  # the store is a cache: not summed
             if owned:
                 store.store.carry(staging / EMBEDDINGS_DIR / store.namespace, keys)

@@ -189,17 +189,18 @@ def _default_encoder(config: "EncoderConfig") -> "Encoder":
     return SentenceTransformerEncoder(config)
 
 
-def _chunk_files(batch: dict[str, np.ndarray], corpus_config: dict[str, Any]) -> dict[str, np.ndarray]:  # the IndexConfig JSON
-    """A Ray task: chunk each file of the batch as ``scan_source`` does (``chunk_files`` of one file)."""
+def _chunk_files(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A Ray task: chunk each file of the batch as ``scan_source`` does (``chunk_files`` of one file); ``config``
+    is the IndexConfig as JSON."""
     from codehunt.index.corpus import chunk_files
     from codehunt.index.index import IndexConfig
     from codehunt.index.sources import SourceFile
 
-    config = IndexConfig.from_json(corpus_config).corpus
+    corpus_config = IndexConfig.from_json(config).corpus
     chunks, skips = [], []
     for path, data, size in zip(batch["path"], batch["data"], batch["size"]):
-        blob = None if data is None or (isinstance(data, float) and np.isnan(data)) else bytes(data)
-        corpus = chunk_files([SourceFile(str(path), blob, int(size))], config)
+        blob = None if data is None else bytes(data)  # None: too large or not source, never read
+        corpus = chunk_files([SourceFile(str(path), blob, int(size))], corpus_config)
         chunks.append(json.dumps([chunk.to_json() for chunk in corpus.chunks], ensure_ascii=False))
         skips.append(json.dumps([skip.to_json() for skip in corpus.skipped], ensure_ascii=False))
     return {"file": batch["file"], "chunks": np.array(chunks, dtype=object), "skips": np.array(skips, dtype=object)}
@@ -220,6 +221,7 @@ def build_index_ray(
     from codehunt.index.manifest import EncoderInfo
     from codehunt.index.shards import assemble
     from codehunt.index.storage import build_lock
+    from codehunt.index.types import Chunk
 
     config = config if config is not None else IndexConfig()
     source, output = Path(source), Path(output)
@@ -249,8 +251,6 @@ def build_index_ray(
             )
             pieces, orders, vectors, encoders = [], [], [], set()
             for batch in embedded.iter_batches(batch_format="numpy", batch_size=None):
-                from codehunt.index.types import Chunk
-
                 pieces.append([Chunk.from_json(json.loads(text)) for text in batch["chunk"]])
                 orders.append(np.asarray(batch["order"], dtype=np.int64).reshape(-1, 3))
                 vectors.append(np.asarray(batch["vector"], dtype=np.float32))
@@ -293,7 +293,7 @@ def _read_and_chunk(source: Path, rev: str | None, config: "IndexConfig", ray_co
     })
     step = ray_config.files_per_task
     dataset = ray.data.from_arrow([table.slice(start, step) for start in range(0, len(files), step)] or [table])
-    chunked = dataset.map_batches(_chunk_files, fn_kwargs={"corpus_config": _jsonable(asdict(config))}, batch_format="numpy",
+    chunked = dataset.map_batches(_chunk_files, fn_kwargs={"config": _jsonable(asdict(config))}, batch_format="numpy",
                                   batch_size=step)
     per_file: dict[int, tuple[str, str]] = {}
     for batch in chunked.iter_batches(batch_format="numpy", batch_size=None):

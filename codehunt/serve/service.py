@@ -107,10 +107,11 @@ class IndexService:
     """Indexes, the model and the reranker, loaded once and shared by every request.
 
     ``paths``: index directories (the first is the default for requests that name none). ``rerank``: a
-    cross-encoder directory loaded once for requests that ask for reranking; a request's ``rerank_fusion``
-    (None: the combination the directory stores, as ``codehunt search --rerank DIR`` applies it). ``verify``: the load-time checksum check (on for every load, also after an update). ``encoder``: a
-    loaded model to use instead of loading the one each manifest names (checked against it). ``updater``:
-    what an update runs (default :func:`rebuild_index`).
+    cross-encoder directory (or name) loaded once for requests that ask for reranking, with a request's
+    ``rerank_fusion`` (None: the combination the directory stores, as ``codehunt search --rerank DIR``).
+    ``verify``: the load-time checksum check (on for every load, also after an update). ``encoder``: a
+    loaded model to use instead of the one each manifest names (checked against it; updates share it).
+    ``updater``: what an update runs (default :func:`rebuild_index`).
     """
 
     def __init__(

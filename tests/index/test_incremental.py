@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codehunt.index.corpus import embedding_text
+from codehunt.index.bm25 import BM25Index
+from codehunt.index.corpus import bm25_text, embedding_text, is_summary
 from codehunt.index.encoder import EncoderConfig
 from codehunt.index.index import EMBEDDINGS_DIR, Index, IndexConfig
+from codehunt.index import incremental
 from codehunt.index.incremental import FILES_NAME, blob_id, update_index
 from codehunt.index.tokenize import tokenize_code
 
@@ -109,6 +111,10 @@ def assert_same_index(updated: Path, fresh: Path) -> None:
     for name in sorted(p.name for p in (fresh / "bm25").iterdir()):
         assert (updated / "bm25" / name).read_bytes() == (fresh / "bm25" / name).read_bytes(), name
     a, b = Index.load(updated), Index.load(fresh)
+    # Both were built from per-document terms (bm25_terms/, reused rows copied): the reference tokenizes everything.
+    reference = BM25Index.build([tokenize_code(bm25_text(chunk)) for chunk in a.chunks if not is_summary(chunk)])
+    for name in ("vocabulary", "offsets", "doc_ids", "tfs", "doc_lens", "idf"):
+        assert np.array_equal(np.asarray(getattr(a.bm25, name)), np.asarray(getattr(reference, name))), name
     for query in ("parse an ISO date", "download a url to a file", "reverse string", "value compute"):
         assert np.array_equal(a.bm25.scores(tokenize_code(query)), b.bm25.scores(tokenize_code(query))), query
     left, right = vectors(updated), vectors(fresh)
@@ -180,7 +186,7 @@ def backdate(root: Path, seconds: float = 3600) -> None:
             os.utime(path, (then, then))
 
 
-def test_directory_update_reads_only_changed_files_and_embeds_only_changed_units(tmp_path, default_encoder) -> None:
+def test_directory_update_reads_only_changed_files_and_embeds_only_changed_units(tmp_path, default_encoder, monkeypatch) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "dates.py").write_text(DATES, encoding="utf-8")
@@ -200,7 +206,11 @@ def test_directory_update_reads_only_changed_files_and_embeds_only_changed_units
     (src / "dates.py").write_text(DATES.replace('"%A"', '"%a"'), encoding="utf-8")
     os.utime(src / "net.py")
     counting.seen.clear()
+    tokenized: list[str] = []
+    monkeypatch.setattr(incremental, "tokenize_code", lambda text: tokenized.append(text) or tokenize_code(text))
     updated = Index.build(src, index_dir, encoder=counting)
+    monkeypatch.undo()
+    assert len(tokenized) == 2 and all(text.startswith("dates.py ") for text in tokenized)  # BM25 terms of the rest reused
     after = texts_of(index_dir)
     assert sorted(counting.seen) == sorted(after - before) and len(counting.seen) == 1  # weekday_name only
     assert "weekday_name" in counting.seen[0] and '"%a"' in counting.seen[0]
