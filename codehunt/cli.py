@@ -52,7 +52,7 @@ def index_build(
     output: Path = typer.Option(..., "--output", "-o", help="Index directory to create (replaced atomically if it exists)."),
     rev: Optional[str] = typer.Option(None, "--rev", help="Index this git revision (commit, tag, branch) without checking it out."),
     model: str = typer.Option("default", "--model", "-m", help="Embedding model: 'default' (packaged all-MiniLM-L6-v2), a local directory or a hub name."),
-    index_type: str = typer.Option("flat", "--index-type", help="flat (exact, default), hnsw (fast approximate), ivf, ivfpq (compressed, large corpora) or auto (flat up to 200k vectors, hnsw above)."),
+    index_type: str = typer.Option("auto", "--index-type", help="auto (default: flat, exact, up to 100k vectors; hnsw above), flat, hnsw (fast approximate), ivf, or ivfpq (compressed, for indexes larger than memory)."),
     exclude: list[str] = typer.Option([], "--exclude", help="Glob of paths to leave out, e.g. 'test/*' (repeatable)."),
     max_file_bytes: int = typer.Option(1_000_000, "--max-file-bytes", help="Skip files larger than this many bytes."),
     precision: str = typer.Option("auto", "--precision", help="fp32, bf16, or auto (bf16 where the CPU/GPU has fast bf16)."),
@@ -132,6 +132,7 @@ def index_merge(
     output: Path = typer.Option(..., "--output", "-o", help="Index directory to create (replaced atomically if it exists)."),
 ) -> None:
     """Join the shards of a sharded build into one index, the same as a single-process `index build` makes."""
+    require(all(output.resolve() != shard.resolve() for shard in shards), f"-o {output} is one of the shards: write the index elsewhere")
     from codehunt.index.shards import merge_shards
 
     index = merge_shards(shards, output)

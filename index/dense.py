@@ -58,19 +58,19 @@ class DenseConfig:
     """How the vectors are indexed."""
 
     index_type: str = field(
-        default="flat",
-        metadata={"help": "flat (exact) | hnsw | ivf | ivfpq | auto (flat below auto_flat_max vectors, else auto_large_type)"},
+        default="auto",
+        metadata={"help": "auto (flat up to auto_flat_max vectors, else auto_large_type) | flat (exact) | hnsw | ivf | ivfpq"},
     )
     hnsw_m: int = field(default=32, metadata={"help": "HNSW graph degree"})
     hnsw_ef_construction: int = field(default=80, metadata={"help": "HNSW build beam"})
     hnsw_ef_search: int = field(default=128, metadata={"help": "HNSW search beam"})
     ivf_nlist: int = field(default=0, metadata={"help": "IVF cells (0: about 4*sqrt(n), at most n/39)"})
-    ivf_nprobe: int = field(default=32, metadata={"help": "IVF cells visited per query"})
+    ivf_nprobe: int = field(default=64, metadata={"help": "IVF cells visited per query"})
     ivf_train_size: int = field(
         default=0, metadata={"help": "vectors sampled to train IVF centroids (0: 64 per cell, all when fewer)"}
     )
     pq_m: int = field(default=0, metadata={"help": "PQ sub-quantisers = bytes per vector (0: dimension/4); must divide the dimension"})
-    auto_flat_max: int = field(default=200_000, metadata={"help": "auto: exact search up to this many vectors"})
+    auto_flat_max: int = field(default=100_000, metadata={"help": "auto: exact search up to this many vectors"})
     auto_large_type: str = field(default="hnsw", metadata={"help": "auto: the type above auto_flat_max (hnsw | ivf | ivfpq)"})
     seed: int = field(default=0, metadata={"help": "seed of the IVF training sample and k-means"})
     use_gpu: bool = field(default=True, metadata={"help": "search on GPU when faiss-gpu and a GPU are present"})

@@ -273,7 +273,8 @@ class Index:
         output = Path(output)
         with build_lock(output):
             dense = build_dense_index(vectors, config.dense)
-            bm25 = BM25Index.build([tokenize_code(bm25_text(chunk)) for chunk in chunks if not is_summary(chunk)], config.bm25)
+            terms = bm25_doc_terms([chunk for chunk in chunks if not is_summary(chunk)], None)
+            bm25 = bm25_from_doc_terms(terms, config.bm25)  # as _publish: BM25 and bm25_terms/ from the same terms
             with staging_directory(output) as staging:
                 write_jsonl_atomic(staging / "corpus.jsonl", (chunk.to_json() for chunk in chunks))
                 write_jsonl_atomic(staging / "skipped.jsonl", (skip.to_json() for skip in skipped))
@@ -282,6 +283,7 @@ class Index:
                     write_jsonl_atomic(staging / FILES_NAME, (record.to_json() for record in records))
                 save_dense_index(dense, staging / "dense.faiss")
                 bm25.save(staging / "bm25")
+                save_doc_terms(staging / TERMS_DIR, terms)
                 manifest = IndexManifest(
                     encoder=encoder_info, index_type=dense_index_type(dense), document_count=len(chunks),
                     unit_count=len({chunk.unit for chunk in chunks}), chunker_version=CHUNKER_VERSION,

@@ -167,6 +167,7 @@ BAD_OPTIONS = [
     (["train", "reranker", "{tmp}/t.jsonl", "-o", "{tmp}/o", "--group-size", "1"], "--group-size must be >= 2"),
     (["train", "rerank-weight", "{tmp}/ce", "--dev", "{tmp}/beir", "--rerank-depth", "0"], "--rerank-depth must be at least 1"),
     (["serve", "-i", "{tmp}/idx", "--port", "70000"], "--port must be between 0 and 65535"),
+    (["index", "merge", "{tmp}/s0", "-o", "{tmp}/s0"], "is one of the shards"),
     (["mcp", "-i", "{tmp}/idx", "--threads", "-1"], "--threads must be 0 (torch's default) or more"),
     (["train", "rerank-weight", "{tmp}/ce", "--dev", "{tmp}/beir", "--mode", "fuzzy"], "unknown --mode 'fuzzy'"),
 ]

@@ -309,3 +309,31 @@ def test_a_file_rewritten_in_the_same_mtime_tick_as_the_scan_is_not_missed(tmp_p
     os.utime(src / "a.py", ns=(record["mtime_ns"], record["mtime_ns"]))  # and the same mtime
     updated = update_index(index_dir, encoder=default_encoder)
     assert [chunk.qualname for chunk in updated.chunks] == ["sub"]
+
+
+def _document(text: str) -> "Chunk":
+    from codehunt.index.types import Chunk
+
+    return Chunk(doc_id=text or "empty", path="p", qualname="", kind="document", language="text", start_line=1,
+                 end_line=1, text=text)
+
+
+def test_bm25_from_copied_term_rows_equals_the_reference_build() -> None:
+    """Copied rows of an old corpus plus new documents give BM25Index.build's arrays; a term only removed
+    documents had leaves the vocabulary, and a new document's terms are numbered where they first occur."""
+    from codehunt.index.incremental import PreviousIndex, Scan, bm25_doc_terms, bm25_from_doc_terms
+
+    old_docs = [_document(t) for t in ("zeta alpha zeta", "beta", "", "gamma alpha")]
+    old = bm25_doc_terms(old_docs, None)
+    assert old.vocabulary == ["zeta", "alpha", "beta", "gamma"]
+    assert old.offsets.tolist() == [0, 2, 3, 3, 5] and old.counts.tolist() == [2, 1, 1, 1, 1]
+    previous = PreviousIndex({}, old_docs, [], {}, {}, {}, old)
+    # New corpus: old doc 3, a new doc, old doc 0; old doc 1 (the only one with "beta") is gone.
+    new_docs = [old_docs[3], _document("delta alpha delta"), old_docs[0]]
+    terms = bm25_doc_terms(new_docs, Scan(new_docs, [], None, [3, -1, 0], previous))
+    assert terms.vocabulary == ["gamma", "alpha", "delta", "zeta"]
+    reference = BM25Index.build([tokenize_code(bm25_text(doc)) for doc in new_docs])
+    built = bm25_from_doc_terms(terms)
+    for name in ("vocabulary", "offsets", "doc_ids", "tfs", "doc_lens", "idf"):
+        assert np.array_equal(np.asarray(getattr(built, name)), np.asarray(getattr(reference, name))), name
+    assert built.doc_lens.tolist() == [2, 3, 3]
