@@ -4,6 +4,9 @@ Results go to stdout, progress and messages to stderr. Exit codes: 0 ok (also fo
 hits), 1 bad input (a one-line message names the file and the fix), 2 usage (a one-line
 message names the option: ``-k 0``, an empty query, an unknown ``--mode``, any option value
 a config rejects; see ``codehunt.console``).
+
+Length (~600 lines): one typer app holds every command's options and help text, so a newcomer reads the whole
+command surface in one file; each command is a few lines that check options and call a pipeline module.
 """
 from __future__ import annotations
 

@@ -4,6 +4,11 @@ An index directory holds ``manifest.json``, ``corpus.jsonl`` (chunks with metada
 ``skipped.jsonl``, ``ids.json`` (doc ids in vector order), ``dense.faiss`` and ``bm25/``.
 It records its encoder, so loading needs no model argument, and a mismatched model is a
 clear :class:`IncompatibleIndexError` rather than a FAISS assertion.
+
+Length (over ~600 lines): the facade is the one place where a build (full, incremental, or from vectors
+embedded elsewhere), a load with its checks, and a search meet; each step's logic lives in its own module
+(incremental, ranking, fusion, file_ranking, units, shards) and this file only wires them. Splitting the build
+path into its own module is the next step once the incremental and sharded builds settle.
 """
 from __future__ import annotations
 
