@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -29,10 +30,18 @@ from pathlib import Path
 
 APPENDED = '''
 
-def _bench_is_json_scalar(value):
+def _bench_is_json_scalar_{run}(value):
     """True when value encodes as a JSON scalar: a string, a number, a boolean or null."""
     return value is None or isinstance(value, (str, int, float, bool))
 '''
+"""Appended to one module; ``{run}`` makes its text new to the embedding store on every run."""
+
+
+def edit(path: Path, text: str) -> None:
+    """Write ``text`` with an mtime a minute back: an edit made a while before ``index update`` runs."""
+    path.write_text(text, encoding="utf-8")
+    then = time.time() - 60
+    os.utime(path, (then, then))
 
 
 def codehunt(*args: str) -> float:
@@ -67,17 +76,17 @@ def stdlib_benchmark(workdir: Path, reuse_build: bool) -> dict:
         print(f"full build of {copy} ...", file=sys.stderr)
         results["full build"] = (codehunt("index", "build", str(copy), "-o", str(index)), build_record(index))
     module = copy / "json" / "encoder.py"
-    original = module.read_text(encoding="utf-8").replace(APPENDED, "")
-    module.write_text(original, encoding="utf-8")  # a reused build may hold the change of an earlier run
+    original = module.read_text(encoding="utf-8").split("\n\ndef _bench_is_json_scalar_")[0]  # an earlier run's edit
+    edit(module, original)
     codehunt("index", "update", str(index))  # settle: the copy now matches the index
     floor = time.perf_counter()
     subprocess.run([sys.executable, "-c", "from codehunt.index.encoder import SentenceTransformerEncoder as E; E().fingerprint()"],
                    check=True, capture_output=True)
     results["floor: a process that loads the model"] = (time.perf_counter() - floor, None)
     results["update, nothing changed"] = (codehunt("index", "update", str(index)), build_record(index))
-    module.write_text(original + APPENDED, encoding="utf-8")
+    edit(module, original + APPENDED.format(run=time.time_ns()))
     results["update, one function appended to json/encoder.py"] = (codehunt("index", "update", str(index)), build_record(index))
-    module.write_text(original, encoding="utf-8")
+    edit(module, original)
     results["update, the change undone"] = (codehunt("index", "update", str(index)), build_record(index))
     print(f"\n### Standard library copy ({copy}), every step a new `codehunt` process\n\n{HEADER}")
     for step, (seconds, build) in results.items():

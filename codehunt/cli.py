@@ -55,7 +55,7 @@ def index_build(
     output: Path = typer.Option(..., "--output", "-o", help="Index directory to create (replaced atomically if it exists)."),
     rev: Optional[str] = typer.Option(None, "--rev", help="Index this git revision (commit, tag, branch) without checking it out."),
     model: str = typer.Option("default", "--model", "-m", help="Embedding model: 'default' (packaged all-MiniLM-L6-v2), a local directory or a hub name."),
-    index_type: str = typer.Option("auto", "--index-type", help="auto (default: flat, exact, up to 100k vectors; hnsw above), flat, hnsw (fast approximate), ivf, or ivfpq (compressed, for indexes larger than memory)."),
+    index_type: str = typer.Option("auto", "--index-type", help="auto (default: flat, exact, up to 100k vectors; ivf above), flat, hnsw (fast approximate), ivf (inverted lists; memory-mapped when larger than RAM), or ivfpq (compressed 14x)."),
     exclude: list[str] = typer.Option([], "--exclude", help="Glob of paths to leave out, e.g. 'test/*' (repeatable)."),
     max_file_bytes: int = typer.Option(1_000_000, "--max-file-bytes", help="Skip files larger than this many bytes."),
     precision: str = typer.Option("auto", "--precision", help="fp32, bf16, or auto (bf16 where the CPU/GPU has fast bf16)."),
@@ -166,9 +166,12 @@ def index_update(
 
 
 def build_summary(build: dict) -> str:  # noqa: ANN001 - a manifest's ``build`` record
+    from dataclasses import fields
+
     from codehunt.index.progress import BuildProgress
 
-    return BuildProgress(**build).summary()
+    known = {item.name for item in fields(BuildProgress)}
+    return BuildProgress(**{key: value for key, value in build.items() if key in known}).summary()
 
 
 @contextlib.contextmanager

@@ -128,15 +128,15 @@ class EmbeddingStore:
 
     def get(self, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(found mask (n,), vectors (found, dim) float32 in key order) for ``keys``."""
-        found = np.fromiter((key in self._rows for key in keys), dtype=bool, count=len(keys))
-        vectors = np.empty((int(found.sum()), self.dimension), dtype=np.float32)
-        locations = [self._rows[key] for key, hit in zip(keys, found) if hit]
-        by_shard: dict[int, list[tuple[int, int]]] = {}
-        for out_row, (shard, row) in enumerate(locations):
-            by_shard.setdefault(shard, []).append((out_row, row))
-        for shard, rows in by_shard.items():
-            out_rows = np.array([r[0] for r in rows], dtype=np.int64)
-            vectors[out_rows] = self._shards[shard][np.array([r[1] for r in rows], dtype=np.int64)]
+        hits = [self._rows.get(key) for key in keys]
+        found = np.fromiter((hit is not None for hit in hits), dtype=bool, count=len(keys))
+        locations = np.array([hit for hit in hits if hit is not None], dtype=np.int64).reshape(-1, 2)  # (found, 2): shard, row
+        vectors = np.empty((len(locations), self.dimension), dtype=np.float32)  # (found, dim)
+        order = np.argsort(locations[:, 0], kind="stable")  # grouped by shard: one gather per shard
+        shards, starts = np.unique(locations[order, 0], return_index=True)
+        for shard, start, end in zip(shards.tolist(), starts.tolist(), [*starts[1:].tolist(), len(order)]):
+            out_rows = order[start:end]
+            vectors[out_rows] = self._shards[shard][locations[out_rows, 1]]
         return found, vectors
 
     def put(self, keys: Sequence[str], vectors: np.ndarray) -> None:
@@ -232,8 +232,11 @@ class CachedEncoder:
         """
         keys = self.keys(texts, kind) if keys is None else keys
         found, cached = self.store.get(keys)
-        result = np.empty((len(texts), self.dimension), dtype=np.float32)  # (n, dim)
-        result[found] = cached
+        if found.all():
+            result = cached  # (n, dim): nothing to encode, no second copy
+        else:
+            result = np.empty((len(texts), self.dimension), dtype=np.float32)  # (n, dim)
+            result[found] = cached
         missing = np.flatnonzero(~found)
         unique: dict[str, int] = {}
         for position in missing:

@@ -27,7 +27,6 @@ from codehunt.index.chunking import CHUNKER_VERSION
 from codehunt.index.corpus import (
     Corpus,
     CorpusConfig,
-    bm25_text,
     embedding_text,
     is_summary,
     split_long_chunks,

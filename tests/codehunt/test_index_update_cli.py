@@ -38,8 +38,8 @@ def test_update_a_directory_index_and_build_onto_it(tmp_path: Path) -> None:
     updated = runner.invoke(app, ["index", "update", str(index)])
     assert updated.exit_code == 0, updated.output
     lines = updated.stderr.strip().splitlines()
-    assert lines == [f"updated {index}: 2 files read, 1 unchanged, 1 units chunked, 1 of 1 new unit texts embedded; "
-                     "2 units (2 chunks)"]  # one line: the bar is transient and the encoder draws none
+    summary = "2 files read, 1 unchanged, 1 units chunked, 1 of 1 new unit texts embedded"
+    assert lines == [f"updated {index}: {summary}; 2 units (2 chunks)"]  # one line: the bar is transient, the encoder draws none
     assert [hit["qualname"] for hit in search_json(index, "multiply")] == ["multiply"]
     rebuilt = runner.invoke(app, ["index", "build", str(src), "-o", str(index), "--fresh"])
     assert rebuilt.exit_code == 0 and "2 of 2 new unit texts embedded" in rebuilt.stderr

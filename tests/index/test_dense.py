@@ -144,6 +144,8 @@ def test_default_lists_fit_a_small_corpus():
 
 def test_auto_is_flat_below_the_threshold_and_the_large_type_above():
     assert resolve_index_type(DenseConfig(index_type="auto"), 10) == "flat"
+    assert DenseConfig().index_type == "auto"  # the measured defaults: exact up to 100k vectors, IVF above
+    assert resolve_index_type(DenseConfig(), 100_000) == "flat" and resolve_index_type(DenseConfig(), 100_001) == "ivf"
     config = DenseConfig(index_type="auto", auto_flat_max=1000, auto_large_type="ivf")
     assert resolve_index_type(config, 1000) == "flat" and resolve_index_type(config, 1001) == "ivf"
     assert resolve_index_type(DenseConfig(index_type="hnsw"), 1) == "hnsw"

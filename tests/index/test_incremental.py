@@ -23,6 +23,7 @@ from codehunt.index.index import EMBEDDINGS_DIR, Index, IndexConfig
 from codehunt.index import incremental
 from codehunt.index.incremental import FILES_NAME, blob_id, update_index
 from codehunt.index.tokenize import tokenize_code
+from codehunt.index.types import Chunk
 
 ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e",
        "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
@@ -311,9 +312,7 @@ def test_a_file_rewritten_in_the_same_mtime_tick_as_the_scan_is_not_missed(tmp_p
     assert [chunk.qualname for chunk in updated.chunks] == ["sub"]
 
 
-def _document(text: str) -> "Chunk":
-    from codehunt.index.types import Chunk
-
+def _document(text: str) -> Chunk:
     return Chunk(doc_id=text or "empty", path="p", qualname="", kind="document", language="text", start_line=1,
                  end_line=1, text=text)
 
