@@ -236,8 +236,6 @@ def http_rows(index_path: Path, encoder: Any, texts: list[str]) -> dict[str, dic
     host, port = sock.getsockname()[:2]
     rows = {}
     try:
-        keep = open_connection(host, port)
-
         def ask(connection: Any, text: str, mode: str) -> None:
             connection.request("POST", "/search", body=json.dumps({"query": text, "k": 10, "mode": mode}).encode(),
                                headers={"Content-Type": "application/json"})
@@ -253,9 +251,10 @@ def http_rows(index_path: Path, encoder: Any, texts: list[str]) -> dict[str, dic
                 connection.close()
 
         for mode in ("dense", "bm25", "hybrid"):
+            keep = open_connection(host, port)  # one per row: uvicorn closes a connection idle for 5 s (timeout_keep_alive)
             rows[f"stdlib {mode}: HTTP, keep-alive"] = timed(lambda t: ask(keep, t, mode), texts)
+            keep.close()
             rows[f"stdlib {mode}: HTTP, new connection"] = timed(lambda t: fresh(t, mode), texts)
-        keep.close()
         import http.client
 
         nagle = http.client.HTTPConnection(host, port, timeout=60)  # a client that leaves Nagle on
