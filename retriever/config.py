@@ -59,6 +59,7 @@ class RetrieverTrainConfig(SavedTrainConfig):
     warmup_ratio: float = field(default=0.1, metadata={"help": "fraction of steps of linear warm-up before linear decay to 0"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (0: off)"})
     max_seq_length: int = field(default=256, metadata={"help": "token window of the encoder"})
+    sub_batch: int = field(default=8, metadata={"help": "texts per forward pass, grouped by length so short texts are not padded to long ones (0: the whole batch in one pass); changes speed, not the loss"})
     precision: str = field(default="auto", metadata={"help": "fp32 | bf16 | auto (bf16 autocast where the device has fast bf16)"})
     device: str | None = field(default=None, metadata={"help": "cpu | cuda | None (cuda when present)"})
     seed: int = field(default=42, metadata={"help": "seed for data order, dropout, augmentation and MoCHi"})
@@ -76,6 +77,8 @@ class RetrieverTrainConfig(SavedTrainConfig):
         def bad(message: str) -> RetrieverConfigError:
             return RetrieverConfigError(f"invalid retriever training option: {message}")
 
+        if self.sub_batch < 0:
+            raise bad(f"--sub-batch must be >= 0, got {self.sub_batch}")
         if self.queue_size < 0:
             raise bad(f"--queue-size must be >= 0, got {self.queue_size}")
         if not 0.0 <= self.momentum < 1.0:

@@ -102,8 +102,8 @@ class TrainingRun:
 
         codes = [self.augmenter(code) for code in batch.codes] if self.augmenter else batch.codes
         with torch.no_grad(), self.autocast():
-            return (embed(self.key_encoder, codes, self.prompts["document"]),
-                    embed(self.key_encoder, batch.queries, self.prompts["query"]))
+            return (embed(self.key_encoder, codes, self.prompts["document"], sub_batch=self.config.sub_batch),
+                    embed(self.key_encoder, batch.queries, self.prompts["query"], sub_batch=self.config.sub_batch))
 
     def enqueue(self, batch: TrainingBatch, code_keys: "torch.Tensor", query_keys: "torch.Tensor") -> None:
         """All-gather keys and ids from every process (in rank order), then enqueue the same entries everywhere."""
@@ -122,8 +122,8 @@ class TrainingRun:
         context = contextlib.nullcontext() if sync else self.accelerator.no_sync(self.forward)
         with context:
             with self.autocast():
-                queries = embed(self.model, batch.queries, self.prompts["query"], self.forward)  # (batch, dim)
-                documents = embed(self.model, batch.codes + batch.negatives, self.prompts["document"], self.forward)
+                queries = embed(self.model, batch.queries, self.prompts["query"], self.forward, c.sub_batch)  # (batch, dim)
+                documents = embed(self.model, batch.codes + batch.negatives, self.prompts["document"], self.forward, c.sub_batch)
             ids = BatchIds(self.ids(batch.code_doc_ids), self.text_ids(batch.codes), self.text_ids(batch.queries),
                            self.ids(batch.negative_doc_ids), self.text_ids(batch.negatives))
             loss, stats = self.objective(

@@ -1,0 +1,98 @@
+"""Retriever training throughput: the current trainer (one padded pass per batch) vs length-grouped sub-batches.
+
+    flock /tmp/codehunt-heavy.lock python benchmarks/training_throughput.py --data triples.jsonl [--steps 10]
+
+``--data`` is a mined triples file (``codehunt mine negatives``; the retriever recipe's
+``benchmarks/retriever_recipe.py`` writes one from the standard library + CoNaLa). For each variant —
+in-batch negatives only, + momentum queue, + queue and mined hard negatives — it trains the same
+number of steps from the same seed on the same rows twice: ``--sub-batch 0`` (every text of a batch
+padded to the batch's longest, the trainer before this change) and ``--sub-batch 8`` (texts grouped
+by length, 8 per forward pass). Each run is its own process (clean peak RSS). It prints pairs/s
+(training steps only, queue warm-up excluded), the speed-up, peak RSS, and the loss of every step of
+both runs side by side: the two runs compute the same loss on the same batches, so their curves must
+agree up to dropout noise (a speed-up that changed what is learned would not count).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+VARIANTS = {
+    "in-batch": {"queue_size": 0, "hard_negatives": 0},
+    "+ queue": {"queue_size": 1024, "hard_negatives": 0},
+    "+ queue + hard negatives (3)": {"queue_size": 1024, "hard_negatives": 3},
+}
+SUB_BATCHES = {"current (one padded pass)": 0, "new (sub-batches of 8 by length)": 8}
+
+
+def one_run(settings: dict) -> dict:
+    """Train per ``settings`` (RetrieverTrainConfig fields) in this process; the published summary."""
+    from codehunt.retriever.config import RetrieverTrainConfig
+    from codehunt.retriever.model import TRAINING_INFO
+    from codehunt.retriever.train import train_retriever
+
+    output = train_retriever(RetrieverTrainConfig(**settings))
+    return json.loads((output / TRAINING_INFO).read_text(encoding="utf-8"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="triples.jsonl to train on")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-seq-length", type=int, default=256)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration (JSON) and print its summary
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one_run(json.loads(args.one))))
+        return
+    if args.data is None or not args.data.is_file():
+        parser.error(f"--data {args.data}: pass a triples.jsonl made by `codehunt mine negatives`")
+    figures: dict[str, dict[str, dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="codehunt-throughput-") as work:
+        for variant, extra in VARIANTS.items():
+            for label, sub_batch in SUB_BATCHES.items():
+                settings = {"data": str(args.data), "output_dir": str(Path(work) / f"{len(figures)}-{sub_batch}"),
+                            "steps": args.steps, "batch_size": args.batch_size, "max_seq_length": args.max_seq_length,
+                            "sub_batch": sub_batch, "log_every": 1, "checkpoint_every": 10**9, "seed": 42, **extra}
+                print(f"{variant}, {label} ...", file=sys.stderr)
+                done = subprocess.run([sys.executable, __file__, "--one", json.dumps(settings)], check=True,
+                                      capture_output=True, text=True)
+                summary = json.loads(done.stdout.strip().splitlines()[-1])
+                figures.setdefault(variant, {})[label] = {
+                    "pairs_per_second": summary["pairs_per_second"], "peak_rss_mb": summary["peak_rss_mb"],
+                    "losses": [record["loss"] for record in summary["history"]], "bf16": summary["bf16"],
+                }
+    print(f"\n### Retriever training throughput ({args.data.name}, batch {args.batch_size}, window {args.max_seq_length}, "
+          f"{args.steps} steps, seed 42, {os.cpu_count()} CPUs)\n")
+    print("| variant | trainer | pairs/s | speed-up | peak RSS MB | bf16 |")
+    print("|---|---|---:|---:|---:|---|")
+    for variant, runs in figures.items():
+        base = runs[next(iter(SUB_BATCHES))]["pairs_per_second"]
+        for label, run in runs.items():
+            print(f"| {variant} | {label} | {run['pairs_per_second']:.1f} | {run['pairs_per_second'] / base:.2f}x | "
+                  f"{run['peak_rss_mb']:.0f} | {run['bf16']} |")
+    inbatch = figures["in-batch"][list(SUB_BATCHES)[1]]["pairs_per_second"]
+    hard = figures["+ queue + hard negatives (3)"][list(SUB_BATCHES)[1]]["pairs_per_second"]
+    print(f"\nper-pair cost of + hard negatives vs in-batch (new trainer): {inbatch / hard:.2f}x")
+    print("\n### Loss per step, current / new (same seed, same batches)\n")
+    print("| step | " + " | ".join(VARIANTS) + " |")
+    print("|---:|" + "---|" * len(VARIANTS))
+    for step in range(args.steps):
+        cells = []
+        for variant in VARIANTS:
+            old, new = (figures[variant][label]["losses"] for label in SUB_BATCHES)
+            cells.append(f"{old[step]:.4f} / {new[step]:.4f}")
+        print(f"| {step + 1} | " + " | ".join(cells) + " |")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
