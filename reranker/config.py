@@ -96,6 +96,7 @@ class RerankerTrainConfig(SavedTrainConfig):
     )
     max_length: int = field(default=256, metadata={"help": "tokens per pair, query + code (code cut from the end)"})
     max_query_length: int = field(default=64, metadata={"help": "tokens kept from the query"})
+    sub_batch: int = field(default=16, metadata={"help": "pairs per forward pass, grouped by token length so short pairs are not padded to long ones (0: the whole micro-batch in one pass); changes speed, not the loss"})
     epochs: int = field(default=1, metadata={"help": "passes over the data (ignored when steps is set)"})
     steps: int | None = field(default=None, metadata={"help": "optimizer steps to run (overrides epochs)"})
     batch_size: int = field(default=8, metadata={"help": "groups per micro-batch per process"})
@@ -116,6 +117,8 @@ class RerankerTrainConfig(SavedTrainConfig):
     log_every: int = field(default=10, metadata={"help": "record the loss every this many steps"})
 
     def __post_init__(self) -> None:
+        if self.sub_batch < 0:
+            raise _bad(f"--sub-batch must be >= 0, got {self.sub_batch}")
         if self.group_size < 2:
             raise _bad(f"--group-size must be >= 2 (a positive and at least one negative), got {self.group_size}")
         if not 0.0 <= self.random_negative_ratio <= 1.0:

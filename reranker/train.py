@@ -113,11 +113,10 @@ class RerankerTrainingRun:
         queries = [g.query for g in groups for _ in g.texts]
         texts = [text for g in groups for text in g.texts]
         encoded = tokenize_pairs(self.model.tokenizer, queries, texts, c.max_length, c.max_query_length)
-        features = {k: v.to(device) for k, v in pad_batch(self.model.tokenizer, encoded, range(len(texts))).items()}
         context = contextlib.nullcontext() if sync else self.accelerator.no_sync(self.forward)
         with context:
             with bf16_autocast(device, self.bf16):
-                scores = self.forward(features)["scores"].reshape(-1)  # (pairs,)
+                scores = self.scores(encoded)  # (pairs,)
             logits = torch.zeros(mask.shape, device=device).masked_scatter(mask, scores.float())  # (groups, width)
             loss = self.loss_fn(logits, mask)
             stats = {"loss": loss.item()}
@@ -127,6 +126,25 @@ class RerankerTrainingRun:
                 stats["distill"] = distill.item()
             (loss / c.grad_accum).backward()
         return stats
+
+    def scores(self, encoded: dict[str, list[list[int]]]) -> "torch.Tensor":
+        """Logits (pairs,) of every tokenized pair, with gradients, ``sub_batch`` pairs of similar length at a time.
+
+        Pairs are sorted by token count and each group is padded only to its own longest, as the
+        retriever's ``embed`` does (``retriever.model``): the same logits as one padded pass (the
+        attention mask hides padding), for less work when code lengths are skewed.
+        """
+        import torch
+
+        device, size = self.accelerator.device, self.config.sub_batch
+        count = len(encoded["input_ids"])
+        order = sorted(range(count), key=lambda row: len(encoded["input_ids"][row])) if size else list(range(count))
+        groups = [order[start:start + size] for start in range(0, count, size)] if size else [order]
+        parts = [self.forward({k: v.to(device) for k, v in pad_batch(self.model.tokenizer, encoded, rows).items()})["scores"].reshape(-1)
+                 for rows in groups]
+        inverse = torch.empty(count, dtype=torch.int64, device=device)
+        inverse[torch.tensor(order, dtype=torch.int64, device=device)] = torch.arange(count, device=device)
+        return torch.cat(parts)[inverse]
 
     def micro_batches(self) -> tuple[list[dict[str, float]], int]:
         """The ``grad_accum`` micro-batches of step ``self.step`` (gradients synchronised on the last): stats, pairs."""

@@ -160,3 +160,28 @@ def test_resume_refuses_other_settings_and_overwrites_need_consent(triples: Path
     (tmp_path / "taken" / "file").write_text("x", encoding="utf-8")
     with pytest.raises(RerankerConfigError, match="--overwrite"):
         train_reranker(config(triples, tmp_path / "taken"))
+
+
+def test_sub_batches_score_like_one_padded_pass(triples: Path, tmp_path: Path) -> None:
+    """Pairs run in length-sorted groups of 3 get the logits one padded pass gives, in their own order."""
+    import dataclasses
+
+    import torch
+
+    from codehunt.reranker.model import tokenize_pairs
+    from codehunt.reranker.train import RerankerTrainingRun
+
+    run = RerankerTrainingRun(config(triples, tmp_path / "model", sub_batch=3, max_length=128))
+    run.model.eval()  # no dropout
+    rows = [json.loads(line) for line in triples.read_text(encoding="utf-8").splitlines()]
+    queries = [row["anchor"] for row in rows for _ in range(2)]
+    texts = [text for row in rows for text in (row["positive"], row["negative_1"])]
+    encoded = tokenize_pairs(run.model.tokenizer, queries, texts, 128, 16)
+    assert len({len(ids) for ids in encoded["input_ids"]}) > 5  # lengths differ: the groups reorder the pairs
+    with torch.no_grad():
+        grouped = run.scores(encoded)
+        run.config = dataclasses.replace(run.config, sub_batch=0)
+        whole = run.scores(encoded)
+    assert grouped.shape == whole.shape == (len(texts),)
+    assert torch.allclose(grouped, whole, atol=1e-4)
+    assert not torch.allclose(whole, whole.flip(0))  # a mixed-up order would show
