@@ -4,8 +4,14 @@ The evaluation uses real repositories and packages (some held out); a model trai
 would be judged on what it memorised. The rules come from a plain file (``training_exclusions.txt`` in the shared
 data): one ``github owner/name`` or ``pypi name`` per line, ``#`` comments, and the evaluation corpora named as
 ``data/<set>/corpus.jsonl`` paths relative to the folder above the file's own. A pair is dropped when its
-repository or the top-level package of its path is one of those projects; mining from an evaluation corpus is
+repository or any folder of its path (leading underscores aside: ``_pytest``, a vendored ``_click``) is one of
+those projects; mining from an evaluation corpus is
 refused outright.
+
+A pair is also dropped when its positive is a copy of a document of those corpora (the same code once
+docstrings, comments and whitespace are removed, :func:`code_key`): popular packages are vendored and copied
+across repositories, and the corpora were drawn from public code, so a mined function can be the very function
+a held-out query is judged against.
 
 Matching is by name, conservatively: a checkout called ``requests`` (or ``psf__requests``) counts as
 ``psf/requests`` even if it were another project of that name, because a leak costs more than a lost repository.
@@ -20,6 +26,15 @@ from codehunt.index.errors import BadInputError
 from codehunt.mining.records import Pair
 
 _CORPUS = re.compile(r"data/[\w.-]+/corpus\.jsonl")
+_DOCSTRING = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'')
+_LINE_COMMENT = re.compile(r"(?m)^\s*(#|//).*$")
+IMPORT_NAMES = {"scikit-learn": ("sklearn",), "pytest": ("_pytest",), "pyyaml": ("yaml",), "beautifulsoup4": ("bs4",)}
+"""Projects whose package folder is not spelled like their ``pypi`` name: the folder names are excluded too."""
+
+
+def code_key(code: str) -> str:
+    """The code with docstrings, whole-line comments and all whitespace removed: equal keys mean a copy."""
+    return "".join(_LINE_COMMENT.sub("", _DOCSTRING.sub("", code)).split())
 
 
 def normalise_name(name: str) -> str:
@@ -36,6 +51,8 @@ class Exclusions:
     names: frozenset[str]
     corpora: tuple[Path, ...]
     source: str = ""
+    corpus_keys: frozenset[str] = frozenset()
+    """:func:`code_key` of every document of the evaluation corpora that exist on this machine."""
 
     @classmethod
     def read(cls, path: Path) -> "Exclusions":
@@ -58,9 +75,10 @@ class Exclusions:
                 names.add(normalise_name(value.split("/", 1)[1]))
             elif kind == "pypi" and value:
                 names.add(normalise_name(value))
+                names.update(normalise_name(alias) for alias in IMPORT_NAMES.get(normalise_name(value), ()))
             else:
                 raise BadInputError(f"{path}:{number}: expected 'github owner/name' or 'pypi name', got {line!r}")
-        return cls(frozenset(repositories), frozenset(names), tuple(corpora), str(path))
+        return cls(frozenset(repositories), frozenset(names), tuple(corpora), str(path), _corpus_keys(corpora))
 
     def repo_reason(self, repo: str) -> str | None:
         """Why pairs from ``repo`` (``owner/name``, ``owner__name`` or a checkout's folder name) are excluded."""
@@ -73,12 +91,16 @@ class Exclusions:
         return f"excluded project {name}" if name in self.names else None
 
     def pair_reason(self, pair: Pair) -> str | None:
-        """Why ``pair`` may not be trained on: its repository, or the package its path lies in, is excluded."""
+        """Why ``pair`` may not be trained on: its repository, or the package its path lies in, is excluded,
+        or its positive is a copy of an evaluation-corpus document (the reason then starts with ``copy``)."""
         reason = self.repo_reason(pair.repo)
-        if reason is None and pair.path and "/" in pair.path:
-            package = normalise_name(pair.path.split("/", 1)[0])
+        for folder in pair.path.split("/")[:-1] if reason is None else ():  # vendored copies sit deeper: pip/_vendor/requests
+            package = normalise_name(folder.lstrip("_"))  # _pytest, ray's _click
             if package in self.names:
                 reason = f"excluded package {package}"
+                break
+        if reason is None and self.corpus_keys and code_key(pair.positive) in self.corpus_keys:
+            reason = "copy of an evaluation-corpus document"
         return reason
 
     def check_source(self, source: Path) -> None:
@@ -89,3 +111,16 @@ class Exclusions:
                 raise BadInputError(
                     f"{source} is an evaluation corpus ({self.source} says never to train on it): mine another source"
                 )
+
+
+def _corpus_keys(corpora: "tuple[Path, ...] | list[Path]") -> frozenset[str]:
+    """:func:`code_key` of every ``text`` in the corpora that exist (a missing one has nothing to copy from)."""
+    import json
+
+    keys: set[str] = set()
+    for corpus in corpora:
+        if corpus.is_file():
+            with corpus.open(encoding="utf-8") as handle:
+                keys.update(code_key(json.loads(line).get("text", "")) for line in handle if line.strip())
+    keys.discard("")
+    return frozenset(keys)

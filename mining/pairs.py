@@ -130,10 +130,12 @@ def mine_pairs(config: PairsConfig, show_progress: bool = False) -> MinePairsRes
 
 
 def drop_excluded(pairs: Iterable[Pair], exclusions: "Exclusions", dropped: Counter[str]) -> Iterator[Pair]:
-    """Pairs whose project is not excluded; each dropped one counts under ``excluded-project`` in the report."""
+    """Pairs whose project is not excluded and whose positive is no copy of an evaluation document; each dropped
+    one counts under ``excluded-project`` or ``evaluation-copy`` in the report."""
     for pair in pairs:
-        if exclusions.pair_reason(pair) is not None:
-            dropped["excluded-project"] += 1
+        reason = exclusions.pair_reason(pair)
+        if reason is not None:
+            dropped["evaluation-copy" if reason.startswith("copy") else "excluded-project"] += 1
             continue
         yield pair
 

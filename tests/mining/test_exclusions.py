@@ -30,7 +30,7 @@ def rules(tmp_path):
 
 
 def pair(repo: str = "", path: str = "") -> Pair:
-    return Pair(query="q", positive="def f(): pass", positive_id="x", source="docstring", repo=repo, path=path)
+    return Pair(query="q", positive="def g(x): return x", positive_id="x", source="docstring", repo=repo, path=path)
 
 
 def test_names_and_reasons(rules):
@@ -77,3 +77,30 @@ def test_mine_pairs_drops_and_counts_excluded_packages(rules, tmp_path):
     with pytest.raises(BadInputError, match="evaluation corpus"):
         mine_pairs(PairsConfig(source=rules.parent / "cosqa", output=tmp_path / "p2.jsonl", kind="file", exclusions=rules))
     assert not (tmp_path / "p2.jsonl").exists()
+
+
+def test_copies_of_evaluation_documents_and_import_names_are_dropped(rules, tmp_path):
+    rules.write_text(RULES + "pypi scikit-learn\n", encoding="utf-8")
+    corpus = rules.parent / "cosqa" / "corpus.jsonl"
+    judged = 'def add_one(value):\n    """Add one."""\n    return value + 1\n'
+    corpus.write_text(json.dumps({"_id": "1", "text": judged}) + "\n", encoding="utf-8")
+    exclusions = Exclusions.read(rules)
+    copy = Pair(query="q", positive="def add_one(value):\n  # the same function, reformatted, without its docstring\n"
+                "  return value+1", positive_id="x", source="docstring", repo="mytool", path="mytool/m.py")
+    assert exclusions.pair_reason(copy) == "copy of an evaluation-corpus document"
+    other = Pair(query="q", positive="def add_two(value):\n    return value + 2\n", positive_id="y", source="docstring",
+                 repo="mytool", path="mytool/m.py")
+    assert exclusions.pair_reason(other) is None
+    assert exclusions.pair_reason(pair(repo="site-packages", path="sklearn/base.py")) == "excluded package sklearn"
+    assert exclusions.pair_reason(pair(repo="pip", path="_vendor/requests/utils.py")) == "excluded package requests"
+    assert exclusions.pair_reason(pair(repo="ray", path="thirdparty/_flask/app.py")) == "excluded package flask"
+    assert exclusions.pair_reason(pair(repo="ray", path="serve/request_router.py")) is None  # a file name is no project
+    src = tmp_path / "src" / "mytool"
+    src.mkdir(parents=True)
+    (src / "m.py").write_text(
+        'def add_one(value):\n    """Add one to the given value and return it."""\n    return value + 1\n\n\n'
+        'def add_two(value):\n    """Add two to the given value and return it."""\n    return value + 2\n', encoding="utf-8")
+    out = tmp_path / "pairs.jsonl"
+    result = mine_pairs(PairsConfig(source=src.parent, output=out, kind="docstring", exclusions=rules, min_code_lines=1))
+    assert [json.loads(line)["qualname"] for line in out.read_text(encoding="utf-8").splitlines()] == ["add_two"]
+    assert result.dropped["evaluation-copy"] == 1
