@@ -72,11 +72,20 @@ class RetrieverTrainConfig(SavedTrainConfig):
     beir_split: str = field(default="train", metadata={"help": "qrels split to train on when data is a BEIR folder"})
     cache_dir: str | None = field(default=None, metadata={"help": "Hugging Face datasets cache (None: its default)"})
     log_every: int = field(default=10, metadata={"help": "record the loss every this many steps"})
+    dev: tuple[str, ...] = field(default=(), metadata={"help": "BEIR folder to score dense nDCG@10 on while training, e.g. ../shared/data/cosqa (repeatable); the published model is the step with the best mean"})
+    eval_every: int = field(default=0, metadata={"help": "score --dev every this many steps (0: after the last step only)"})
+    dev_split: str = field(default="dev", metadata={"help": "qrels split of the --dev folders"})
+    dev_corpus_size: int = field(default=2000, metadata={"help": "documents per --dev set: every judged one plus seeded random others (keeps an evaluation to seconds)"})
 
     def __post_init__(self) -> None:
         def bad(message: str) -> RetrieverConfigError:
             return RetrieverConfigError(f"invalid retriever training option: {message}")
 
+        object.__setattr__(self, "dev", tuple(self.dev))  # a JSON list (checkpoint, summary) compares equal to the tuple
+        if self.eval_every < 0 or self.dev_corpus_size < 1:
+            raise bad(f"--eval-every must be >= 0 and --dev-corpus-size >= 1, got {self.eval_every} and {self.dev_corpus_size}")
+        if self.eval_every and not self.dev:
+            raise bad("--eval-every needs at least one --dev folder to score")
         if self.sub_batch < 0:
             raise bad(f"--sub-batch must be >= 0, got {self.sub_batch}")
         if self.queue_size < 0:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import resource
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from codehunt.index.precision import wants_bf16
 from codehunt.retriever.config import RetrieverConfigError, RetrieverTrainConfig
 from codehunt.retriever.data import TrainingBatch, load_training_data, stable_id
+from codehunt.retriever.dev_eval import dev_ndcg, load_dev_sets
 from codehunt.retriever.model import embed, load_bi_encoder, make_key_encoder, momentum_update, resolve_prompts, save_bi_encoder
 from codehunt.training.checkpoint import dumps_json, find_resume_checkpoint, read_tensors, write_tensors
 from codehunt.training.loop import RngState, restore_run_state, run_steps, run_summary, save_run_checkpoint
@@ -34,6 +36,8 @@ from codehunt.training.sampler import BatchOrder
 
 if TYPE_CHECKING:
     import torch
+
+log = logging.getLogger(__name__)
 
 
 def train_retriever(config: RetrieverTrainConfig, show_progress: bool = False) -> Path:
@@ -80,6 +84,10 @@ class TrainingRun:
         self.bf16 = wants_bf16(c.precision, acc.device)
         self.step, self.history = 0, []
         self.seconds, self.pairs_seen = 0.0, 0
+        self.dev_sets = load_dev_sets(c.dev, c.dev_split, c.dev_corpus_size, c.seed) if c.dev and acc.is_main_process else []
+        self.dev_history: list[dict[str, float]] = []
+        self.best: dict[str, Any] | None = None  # {"step", "mean", "scores"} of the best dev evaluation so far
+        self.best_weights: dict[str, torch.Tensor] | None = None
         if c.resume:
             self.load_checkpoint()
 
@@ -168,11 +176,33 @@ class TrainingRun:
         c, acc = self.config, self.accelerator
         if self.key_encoder is not None and self.step == 0 and c.queue_warmup and len(self.queues["code"]) == 0:
             self.warm_up_queues()
-        run_steps(self, "train retriever", show_progress)
+        run_steps(self, "train retriever", show_progress, after_step=self.evaluate_dev)
         if acc.is_main_process:
+            if self.dev_sets and (not self.dev_history or self.dev_history[-1]["step"] != self.step):
+                self.evaluate_dev(force=True)
+            if self.best_weights is not None and self.best is not None and self.best["step"] != self.step:
+                self.model.load_state_dict(self.best_weights)  # publish the best step, not the last
             save_bi_encoder(self.model, Path(c.output_dir), self.prompts, self.summary())
         acc.wait_for_everyone()
         return Path(c.output_dir)
+
+    def evaluate_dev(self, force: bool = False) -> None:
+        """Every ``eval_every`` steps (or when ``force``d): dev nDCG@10, and a copy of the weights when best so far.
+
+        ``retriever.dev_eval`` says why and how; only the main process evaluates, and with data
+        parallelism its copy of the weights is every process's.
+        """
+        c = self.config
+        if not self.dev_sets or not (force or (c.eval_every and self.step % c.eval_every == 0)):
+            return
+        scores = dev_ndcg(self.model, self.dev_sets, self.prompts, c.sub_batch)
+        mean = sum(scores.values()) / len(scores)
+        self.dev_history.append({"step": self.step, **scores, "mean": mean})
+        if self.best is None or mean > self.best["mean"]:
+            self.best = {"step": self.step, "mean": mean, "scores": scores}
+            self.best_weights = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        log.info("step %d dev nDCG@10 %s (mean %.4f; best: step %d)", self.step,
+                                         {k: round(v, 4) for k, v in scores.items()}, mean, self.best["step"])
 
     def record_extras(self, last: dict[str, float]) -> dict[str, float]:
         """Seconds so far and the last micro-batch's loss terms, negatives and temperature."""
@@ -184,6 +214,7 @@ class TrainingRun:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return {
             **run_summary(self), "prompts": self.prompts, "peak_rss_mb": round(peak, 1),
+            "dev_history": self.dev_history, "best_dev": self.best,
             "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,
         }
 
@@ -200,6 +231,8 @@ class TrainingRun:
         """Model, objective, key encoder and queues; the queue pointers go into ``state.json``."""
         write_tensors(folder / "model.safetensors", self.model.state_dict())
         write_tensors(folder / "objective.safetensors", self.objective.state_dict())
+        if self.best_weights is not None:
+            write_tensors(folder / "best_model.safetensors", self.best_weights)
         pointers = {}
         if self.key_encoder is not None:
             write_tensors(folder / "key_encoder.safetensors", self.key_encoder.state_dict())
@@ -208,7 +241,7 @@ class TrainingRun:
                 queue_tensors, pointers[kind] = queue.state(kind)
                 tensors.update(queue_tensors)
             write_tensors(folder / "queues.safetensors", tensors)
-        return {"queues": pointers}
+        return {"queues": pointers, "dev_history": self.dev_history, "best_dev": self.best}
 
     def load_checkpoint(self) -> Path:
         """Restore everything from the latest checkpoint, refused if it is from an incompatible run."""
@@ -221,6 +254,9 @@ class TrainingRun:
             for kind, queue in self.queues.items():
                 queue.load_state(kind, tensors, state["queues"][kind])
         restore_run_state(self, folder, state)
+        self.dev_history, self.best = list(state.get("dev_history", [])), state.get("best_dev")
+        if (folder / "best_model.safetensors").is_file():
+            self.best_weights = read_tensors(folder / "best_model.safetensors")[0]
         generators, meta = read_rng_state(folder, self.rank)
         restore_torch_rng_state(generators, {"mochi": self.mochi_generator})
         if self.augmenter is not None:

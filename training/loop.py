@@ -72,12 +72,15 @@ class Run(Protocol):
     def save_checkpoint(self) -> Path: ...
 
 
-def run_steps(run: Run, desc: str, show_progress: bool = False, checkpoint_at_end: bool = False) -> None:
+def run_steps(run: Run, desc: str, show_progress: bool = False, checkpoint_at_end: bool = False,
+              after_step: Callable[[], None] | None = None) -> None:
     """Train ``run`` from ``run.step`` to ``run.total_steps``, logging and checkpointing on the way.
 
     Each history record holds the mean loss over the steps since the last record and the
     learning rate the step used; ``pairs_seen`` counts pairs over all processes. A checkpoint is
     written every ``checkpoint_every`` steps and, with ``checkpoint_at_end``, after the last step.
+    ``after_step`` (a dev evaluation) runs after each step, outside the timed part and before that
+    step's checkpoint, so the checkpoint holds what it found.
     """
     from tqdm.auto import tqdm
 
@@ -102,6 +105,8 @@ def run_steps(run: Run, desc: str, show_progress: bool = False, checkpoint_at_en
             window = []
         bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", pairs_s=f"{run.pairs_seen / max(run.seconds, 1e-9):.1f}")
         bar.update(1)
+        if after_step is not None:
+            after_step()
         if run.step % c.checkpoint_every == 0 or (checkpoint_at_end and run.step == run.total_steps):
             run.save_checkpoint()
     bar.close()
