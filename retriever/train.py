@@ -202,7 +202,7 @@ class TrainingRun:
             self.best = {"step": self.step, "mean": mean, "scores": scores}
             self.best_weights = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
         log.info("step %d dev nDCG@10 %s (mean %.4f; best: step %d)", self.step,
-                                         {k: round(v, 4) for k, v in scores.items()}, mean, self.best["step"])
+                 {k: round(v, 4) for k, v in scores.items()}, mean, self.best["step"])
 
     def record_extras(self, last: dict[str, float]) -> dict[str, float]:
         """Seconds so far and the last micro-batch's loss terms, negatives and temperature."""
