@@ -158,6 +158,9 @@ def index_update(
 
     with build_progress_bar() as progress:
         index = update_index(path, rev=rev, progress=progress)
+    if index.up_to_date:
+        print(f"{path} is up to date: no file, setting or model changed since {index.manifest.created_at}", file=sys.stderr)
+        return
     print(
         f"updated {path}: {build_summary(index.manifest.build)}; "
         f"{index.manifest.unit_count} units ({index.manifest.document_count} chunks)",

@@ -60,6 +60,23 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def model_files_signature(model: str) -> str:
+    """A digest of the names, sizes and modification times of every file of a local model directory ("" otherwise).
+
+    Equal signatures mean the weights on disk are the ones an index was built with (a retrained model written to the
+    same directory changes them), so ``index update`` can tell that an index is up to date without the ~6 s it
+    takes to load the model and hash its weights (:meth:`SentenceTransformerEncoder.fingerprint`).
+    """
+    path = Path(resolve_model_path(model))
+    if not path.is_dir():
+        return ""
+    digest = hashlib.sha256()
+    for file in sorted(item for item in path.rglob("*") if item.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class EncoderConfig:
     """How texts are embedded."""

@@ -294,6 +294,31 @@ def scan_source(
     return Scan(chunks, skipped, records, origins, previous)
 
 
+def is_up_to_date(output: Path, scan: Scan, previous: PreviousIndex, config: dict[str, Any], source: dict[str, Any],
+                  encoder: "Encoder | None") -> bool:
+    """True when publishing ``scan`` would write the index at ``output`` again unchanged: skip the build.
+
+    That is: every chunk came from ``previous`` in its old order and nothing was added, every file record and skip
+    is the same, the source (path, revision, commit) and the whole build config are the ones recorded, and the model
+    is the same: the given ``encoder``'s fingerprint, or, without one, the same
+    :func:`~codehunt.index.encoder.model_files_signature` of a local model directory (a hub model must be loaded
+    to know, so its index is rebuilt).
+    """
+    from codehunt.index.encoder import model_files_signature
+
+    if scan.records is None or scan.origins != list(range(len(previous.chunks))):
+        return False
+    if scan.records != list(previous.records.values()) or scan.skipped != [s for skips in previous.skips.values() for s in skips]:
+        return False
+    manifest = IndexManifest.read(output)
+    if manifest.source != source or manifest.config != config:
+        return False
+    if encoder is not None:
+        return encoder.fingerprint() == manifest.encoder.fingerprint
+    signature = model_files_signature(str(config.get("encoder", {}).get("model", "")))
+    return bool(signature) and signature == manifest.encoder.model_files
+
+
 def corpus_lines(chunks: Sequence[Chunk], scan: Scan | None) -> Iterator[str]:
     """The ``corpus.jsonl`` line of each chunk: a reused chunk's old line as it was (the same JSON), others dumped.
 

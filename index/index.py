@@ -16,7 +16,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
@@ -34,7 +34,7 @@ from codehunt.index.corpus import (
 )
 from codehunt.index.dense import DenseConfig, build_dense_index, dense_index_type, load_dense_index, save_dense_index, search_dense_index
 from codehunt.index.embedding_cache import CachedEncoder, store_namespace
-from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder
+from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder, model_files_signature
 from codehunt.index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError
 from codehunt.index.file_ranking import FileHit, rank_files
 from codehunt.index.incremental import (
@@ -46,6 +46,7 @@ from codehunt.index.incremental import (
     bm25_from_doc_terms,
     chunking_key,
     corpus_lines,
+    is_up_to_date,
     read_previous,
     save_doc_terms,
     scan_source,
@@ -114,6 +115,8 @@ class Index:
         self._encoder = encoder
         self.search_config = SearchConfig.from_json(manifest.config.get("search"))
         """Query-time settings: recorded at build time, replaceable per session (``dataclasses.replace``)."""
+        self.up_to_date = False
+        """True when :meth:`build` found nothing changed and published nothing (``incremental.is_up_to_date``)."""
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -146,8 +149,14 @@ class Index:
             previous = None if fresh else read_previous(output, chunking_key(_jsonable(asdict(config)), CHUNKER_VERSION))
             commit = resolve_revision(source, rev) if rev else None
             scan = scan_source(source, commit, config.corpus, previous, _splitter(model, config), state, report)
+            record = source_record(source, rev, commit)
+            if previous is not None and is_up_to_date(output, scan, previous, _jsonable(asdict(config)), record, encoder):
+                log.info("%s is up to date with %s: nothing to publish", output, source)
+                index = cls.load(output)
+                index.up_to_date = True
+                return index
             return cls._publish(
-                scan.chunks, scan.skipped, scan.records, output, config, model(), source_record(source, rev, commit),
+                scan.chunks, scan.skipped, scan.records, output, config, model(), record,
                 state, report, show_progress and progress is None, fresh, scan,
             )
 
@@ -240,7 +249,7 @@ class Index:
             if owned:
                 store.store.carry(staging / EMBEDDINGS_DIR / store.namespace, keys)
             manifest = IndexManifest(
-                encoder=_encoder_info(encoder, config.encoder),
+                encoder=replace(_encoder_info(encoder, config.encoder), model_files=model_files_signature(config.encoder.model)),
                 index_type=dense_index_type(dense),  # what auto chose
                 document_count=len(chunks),
                 unit_count=len({chunk.unit for chunk in chunks}),

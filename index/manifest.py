@@ -39,6 +39,9 @@ class EncoderInfo:
     max_length: int
     pooling: str
     precision: str
+    model_files: str = ""
+    """:func:`~codehunt.index.encoder.model_files_signature` of a local model directory ("" for a hub model or an
+    older index): lets ``index update`` see that nothing changed without loading the model."""
 
 
 @dataclass(frozen=True)

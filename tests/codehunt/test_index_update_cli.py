@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -79,3 +80,17 @@ def test_bad_input_is_one_line_and_exit_code_1(tmp_path: Path) -> None:
     assert gone.exit_code == 1
     assert gone.stderr.strip().splitlines() == [
         f"error: {index} was built from {src}, which no longer exists: rebuild it with `codehunt index build SOURCE -o {index}`"]
+
+
+def test_an_update_with_nothing_changed_says_so(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "m.py").write_text('def multiply(a, b):\n    """Multiply two numbers."""\n    return a * b\n', encoding="utf-8")
+    then = time.time() - 3600
+    os.utime(src / "m.py", (then, then))
+    index = tmp_path / "idx"
+    assert runner.invoke(app, ["index", "build", str(src), "-o", str(index)]).exit_code == 0
+    result = runner.invoke(app, ["index", "update", str(index)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip().splitlines() == [f"{index} is up to date: no file, setting or model changed since "
+                                                  f"{json.loads((index / 'manifest.json').read_text())['created_at']}"]

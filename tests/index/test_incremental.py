@@ -336,3 +336,41 @@ def test_bm25_from_copied_term_rows_equals_the_reference_build() -> None:
     for name in ("vocabulary", "offsets", "doc_ids", "tfs", "doc_lens", "idf"):
         assert np.array_equal(np.asarray(getattr(built, name)), np.asarray(getattr(reference, name))), name
     assert built.doc_lens.tolist() == [2, 3, 3]
+
+
+def test_an_update_with_nothing_changed_publishes_nothing_and_loads_no_model(tmp_path, default_encoder, monkeypatch) -> None:
+    """Same files, config, source and model files: the index is left as it is and the model is never loaded."""
+    from codehunt.index import encoder as encoder_module
+    from codehunt.index import index as index_module
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "dates.py").write_text(DATES, encoding="utf-8")
+    (src / "reverse.js").write_text(JS, encoding="utf-8")
+    backdate(src)
+    index_dir = tmp_path / "idx"
+    Index.build(src, index_dir, encoder=default_encoder)
+    assert Index.load(index_dir).manifest.encoder.model_files == encoder_module.model_files_signature("default") != ""
+    written = {path: path.stat().st_mtime_ns for path in index_dir.rglob("*")}
+    loads: list[int] = []
+
+    def lazy(encoder, config):  # noqa: ANN001, ANN202 - stands in for index._lazy_encoder: counts model loads
+        def get():  # noqa: ANN202
+            loads.append(1)
+            return encoder or default_encoder
+        return get
+
+    monkeypatch.setattr(index_module, "_lazy_encoder", lazy)
+    unchanged = update_index(index_dir)
+    assert loads == [] and unchanged.up_to_date
+    assert {path: path.stat().st_mtime_ns for path in index_dir.rglob("*")} == written
+    assert [c.doc_id for c in unchanged.chunks] == [c.doc_id for c in Index.load(index_dir).chunks]
+    # The model directory changed (a retrained model in place): the same source is embedded and published again.
+    monkeypatch.setattr(encoder_module, "model_files_signature", lambda model: "0123456789abcdef")
+    update_index(index_dir)
+    assert loads and (index_dir / "manifest.json").stat().st_mtime_ns != written[index_dir / "manifest.json"]
+    # A changed file is published as before.
+    monkeypatch.undo()
+    (src / "dates.py").write_text(DATES.replace('"%A"', '"%a"'), encoding="utf-8")
+    updated = update_index(index_dir, encoder=default_encoder)
+    assert any('"%a"' in chunk.text for chunk in updated.chunks) and not updated.up_to_date
