@@ -20,6 +20,7 @@ from codehunt.index.metrics import evaluate_run
 from codehunt.retriever.model import embed
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
 
 
@@ -72,7 +73,8 @@ def dev_ndcg(model: "SentenceTransformer", sets: list[DevSet], prompts: dict[str
         model.train(was_training)
 
 
-def _embed_all(model: "SentenceTransformer", texts: list[str], prompt: str, sub_batch: int, batch_size: int):  # noqa: ANN202
+def _embed_all(model: "SentenceTransformer", texts: list[str], prompt: str, sub_batch: int, batch_size: int) -> "torch.Tensor":
+    """Unit vectors (len(texts), dim), ``batch_size`` texts per :func:`embed` call."""
     import torch
 
     return torch.cat([embed(model, texts[start:start + batch_size], prompt, sub_batch=sub_batch)
