@@ -176,6 +176,8 @@ class TrainingRun:
         c, acc = self.config, self.accelerator
         if self.key_encoder is not None and self.step == 0 and c.queue_warmup and len(self.queues["code"]) == 0:
             self.warm_up_queues()
+        if self.dev_sets and self.step == 0 and not self.dev_history:
+            self.evaluate_dev(force=True)  # step 0: the starting model competes too, so training never publishes worse
         run_steps(self, "train retriever", show_progress, after_step=self.evaluate_dev)
         if acc.is_main_process:
             if self.dev_sets and (not self.dev_history or self.dev_history[-1]["step"] != self.step):

@@ -51,7 +51,7 @@ def test_training_publishes_the_best_dev_step_and_resume_keeps_it(triples_file: 
     options = dict(steps=4, dev=(str(dev_folder),), eval_every=2, checkpoint_every=2, lr=5e-4)
     straight = train_retriever(make_config(triples_file, tmp_path / "straight", **options))
     info = json.loads((straight / "codehunt_training.json").read_text(encoding="utf-8"))
-    assert [record["step"] for record in info["dev_history"]] == [2, 4]
+    assert [record["step"] for record in info["dev_history"]] == [0, 2, 4]  # the starting model is scored too
     best = info["best_dev"]
     assert best["mean"] == max(record["mean"] for record in info["dev_history"])
     published = load_bi_encoder(str(straight), 64).state_dict()
@@ -77,14 +77,27 @@ def test_an_earlier_best_step_is_what_gets_published(triples_file: Path, dev_fol
     """Scores that fall after step 2 (as longer runs did on cosqa): the step-2 weights are published, not the last."""
     import codehunt.retriever.train as train_module
 
-    falling = iter([0.9, 0.5])
+    falling = iter([0.8, 0.9, 0.5])  # steps 0, 2, 4
     monkeypatch.setattr(train_module, "dev_ndcg", lambda *args, **kwargs: {"stdlib-dev": next(falling)})
     options = dict(steps=4, dev=(str(dev_folder),), eval_every=2, checkpoint_every=2, lr=5e-4)
     published = train_module.train_retriever(make_config(triples_file, tmp_path / "model", **options))
     info = json.loads((published / "codehunt_training.json").read_text(encoding="utf-8"))
-    assert info["best_dev"]["step"] == 2 and [r["mean"] for r in info["dev_history"]] == [0.9, 0.5]
+    assert info["best_dev"]["step"] == 2 and [r["mean"] for r in info["dev_history"]] == [0.8, 0.9, 0.5]
     weights = load_bi_encoder(str(published), 64).state_dict()
     step2 = read_tensors(tmp_path / "model.checkpoints" / "step-00000002" / "model.safetensors")[0]
     step4 = read_tensors(tmp_path / "model.checkpoints" / "step-00000004" / "model.safetensors")[0]
     assert all(torch.equal(weights[k], step2[k]) for k in step2)
     assert not all(torch.equal(weights[k], step4[k]) for k in step4)  # the last step's weights were not published
+
+
+def test_training_that_only_hurts_publishes_the_starting_model(triples_file: Path, dev_folder: Path, make_config,
+                                                               tmp_path: Path, monkeypatch) -> None:
+    import codehunt.retriever.train as train_module
+
+    falling = iter([0.9, 0.5])  # steps 0 and 2
+    monkeypatch.setattr(train_module, "dev_ndcg", lambda *args, **kwargs: {"stdlib-dev": next(falling)})
+    published = train_module.train_retriever(make_config(triples_file, tmp_path / "model", steps=2, dev=(str(dev_folder),),
+                                                         eval_every=2, lr=5e-4))
+    start = load_bi_encoder("default", 64).state_dict()
+    weights = load_bi_encoder(str(published), 64).state_dict()
+    assert all(torch.equal(weights[k], start[k]) for k in start)
