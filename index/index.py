@@ -297,8 +297,9 @@ class Index:
                 save_dense_index(dense, staging / "dense.faiss")
                 bm25.save(staging / "bm25")
                 save_doc_terms(staging / TERMS_DIR, terms)
-                manifest = IndexManifest(
-                    encoder=encoder_info, index_type=dense_index_type(dense), document_count=len(chunks),
+                manifest = IndexManifest(  # the model files as seen where the index is written (shards, Ray workers: elsewhere)
+                    encoder=replace(encoder_info, model_files=model_files_signature(config.encoder.model)),
+                    index_type=dense_index_type(dense), document_count=len(chunks),
                     unit_count=len({chunk.unit for chunk in chunks}), chunker_version=CHUNKER_VERSION,
                     source=source_info or {}, config=_jsonable(asdict(config)), files=checksum_tree(staging),
                     fast_hash=FAST_HASH, fast_files=fast_checksum_tree(staging),

@@ -174,7 +174,7 @@ def test_interrupted_build_leaves_previous_index_intact(built_index, fixture_rep
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        Index.build(fixture_repo, target, encoder=InterruptingEncoder())
+        Index.build(fixture_repo, target, encoder=InterruptingEncoder(), fresh=True)  # a real build: nothing is reused
     assert (target / "manifest.json").read_text(encoding="utf-8") == before
     assert Index.load(target).verify() == []
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".idx.building")] == []
