@@ -151,10 +151,14 @@ class Index:
             scan = scan_source(source, commit, config.corpus, previous, _splitter(model, config), state, report)
             record = source_record(source, rev, commit)
             if previous is not None and is_up_to_date(output, scan, previous, _jsonable(asdict(config)), record, encoder):
-                log.info("%s is up to date with %s: nothing to publish", output, source)
-                index = cls.load(output)
-                index.up_to_date = True
-                return index
+                try:
+                    index = cls.load(output)
+                except CorruptIndexError as exc:  # the source did not change but a file did: publish it again
+                    log.warning("%s is up to date with %s but damaged (%s): writing it again", output, source, exc)
+                else:
+                    log.info("%s is up to date with %s: nothing to publish", output, source)
+                    index.up_to_date = True
+                    return index
             return cls._publish(
                 scan.chunks, scan.skipped, scan.records, output, config, model(), record,
                 state, report, show_progress and progress is None, fresh, scan,

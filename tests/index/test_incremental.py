@@ -374,3 +374,21 @@ def test_an_update_with_nothing_changed_publishes_nothing_and_loads_no_model(tmp
     (src / "dates.py").write_text(DATES.replace('"%A"', '"%a"'), encoding="utf-8")
     updated = update_index(index_dir, encoder=default_encoder)
     assert any('"%a"' in chunk.text for chunk in updated.chunks) and not updated.up_to_date
+
+
+def test_an_unchanged_source_still_repairs_a_damaged_index(tmp_path, default_encoder) -> None:
+    """Up to date by its source, but a file was corrupted (same size): a build writes the index again."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "dates.py").write_text(DATES, encoding="utf-8")
+    backdate(src)
+    index_dir = tmp_path / "idx"
+    Index.build(src, index_dir, encoder=default_encoder)
+    dense = index_dir / "dense.faiss"
+    data = bytearray(dense.read_bytes())
+    data[-10] ^= 0xFF
+    dense.write_bytes(bytes(data))
+    with pytest.raises(Exception, match="dense.faiss"):
+        Index.load(index_dir)
+    repaired = Index.build(src, index_dir, encoder=default_encoder)
+    assert not repaired.up_to_date and Index.load(index_dir).verify() == []
