@@ -33,6 +33,7 @@ from codehunt.training.rng import (
 from codehunt.training.run_setup import (
     bf16_autocast, clip_and_step, count_total_steps, make_accelerator, make_optimizer, prepare_run_directories,
 )
+from codehunt.training.length_groups import in_input_order, length_groups
 from codehunt.training.sampler import BatchOrder
 
 if TYPE_CHECKING:
@@ -134,17 +135,11 @@ class RerankerTrainingRun:
         retriever's ``embed`` does (``retriever.model``): the same logits as one padded pass (the
         attention mask hides padding), for less work when code lengths are skewed.
         """
-        import torch
-
-        device, size = self.accelerator.device, self.config.sub_batch
-        count = len(encoded["input_ids"])
-        order = sorted(range(count), key=lambda row: len(encoded["input_ids"][row])) if size else list(range(count))
-        groups = [order[start:start + size] for start in range(0, count, size)] if size else [order]
+        device = self.accelerator.device
+        groups = length_groups([len(ids) for ids in encoded["input_ids"]], self.config.sub_batch)
         parts = [self.forward({k: v.to(device) for k, v in pad_batch(self.model.tokenizer, encoded, rows).items()})["scores"].reshape(-1)
                  for rows in groups]
-        inverse = torch.empty(count, dtype=torch.int64, device=device)
-        inverse[torch.tensor(order, dtype=torch.int64, device=device)] = torch.arange(count, device=device)
-        return torch.cat(parts)[inverse]
+        return in_input_order(parts, groups)
 
     def micro_batches(self) -> tuple[list[dict[str, float]], int]:
         """The ``grad_accum`` micro-batches of step ``self.step`` (gradients synchronised on the last): stats, pairs."""

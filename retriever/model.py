@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from codehunt.index.encoder import load_sentence_transformer
+from codehunt.training.length_groups import in_input_order, length_groups
 
 if TYPE_CHECKING:
     import torch
@@ -66,14 +67,9 @@ def embed(model: "SentenceTransformer", texts: Sequence[str], prompt: str,
     if len(texts) == 0:
         return torch.zeros(0, model.get_embedding_dimension(), device=model.device)
     texts = list(texts)
-    if sub_batch <= 0 or len(texts) <= sub_batch:
-        return _embed_padded(model, texts, prompt, forward)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    parts = [_embed_padded(model, [texts[i] for i in order[start:start + sub_batch]], prompt, forward)
-             for start in range(0, len(order), sub_batch)]
-    inverse = torch.empty(len(order), dtype=torch.int64, device=parts[0].device)
-    inverse[torch.tensor(order, dtype=torch.int64, device=parts[0].device)] = torch.arange(len(order), device=parts[0].device)
-    return torch.cat(parts)[inverse]  # (n, dim), back in input order
+    groups = length_groups([len(text) for text in texts], sub_batch)
+    parts = [_embed_padded(model, [texts[i] for i in group], prompt, forward) for group in groups]
+    return in_input_order(parts, groups)  # (n, dim)
 
 
 def _embed_padded(model: "SentenceTransformer", texts: list[str], prompt: str,

@@ -9,6 +9,7 @@ sampler and evaluation in ``base/``: retriever/ and reranker/ import from here, 
 * ``checkpoint``: the checkpoint layout (safetensors + JSON, atomic publishing) and the resume checks;
 * ``rng``: every generator's state, saved and restored for exact resumption;
 * ``loop``: the step loop, the run's share of a checkpoint, and the training summary.
+* ``length_groups``: length-sorted sub-batches of a batch's texts, and their outputs put back in order.
 
 Nothing heavy is imported here; torch and accelerate are imported inside the functions that need them.
 """
