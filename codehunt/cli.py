@@ -405,6 +405,7 @@ def _register_mine_commands() -> None:
     from codehunt.mining.filter import FilterConfig
     from codehunt.mining.negatives import NegativesConfig
     from codehunt.mining.pairs import PairsConfig
+    from codehunt.mining.teacher import TeacherConfig
 
     def run_pairs(config: PairsConfig) -> None:
         from codehunt.mining.pairs import mine_pairs
@@ -426,6 +427,14 @@ def _register_mine_commands() -> None:
         print(f"wrote {result.rows} rows for {result.pairs} pairs -> {result.output} ({result.skipped} skipped); report {result.report}",
               file=sys.stderr)
 
+    def run_teacher(config: TeacherConfig) -> None:
+        from codehunt.mining.teacher import rescore_triples
+
+        result = rescore_triples(config, show_progress=True)
+        shares = ", ".join(f"{name} {share:.3f}" for name, share in result.agreement.items())
+        print(f"rescored {result.rows} rows -> {result.output}; positive ranked first: {shares}; report {result.report}",
+              file=sys.stderr)
+
     config_command(mine_app, "pairs", PairsConfig, run_pairs, arguments=("source",), short={"output": "-o"},
                    help_text="Mine (query, code) pairs: docstrings of a codebase, commit messages of a git history, "
                              "SWE-bench issues (--kind issues --repos DIR), or an existing pair file / BEIR folder.")
@@ -433,6 +442,9 @@ def _register_mine_commands() -> None:
                    help_text="Consistency filtering (CoRNStack): keep a pair only if its code ranks in the top-k for its own query.")
     config_command(mine_app, "negatives", NegativesConfig, run_negatives, arguments=("input",), short={"output": "-o"},
                    help_text="Mine hard negatives (dense + BM25) with false-negative guards; writes anchor, positive, negative_1..n.")
+    config_command(mine_app, "teacher", TeacherConfig, run_teacher, arguments=("input",), short={"output": "-o"},
+                   help_text="Rescore mined triples with one or more bi-encoders (--model, repeatable): their mean cosine "
+                             "becomes the teacher score the reranker distils from.")
 _register_mine_commands()
 
 

@@ -16,6 +16,7 @@ from codehunt.index.precision import PRECISIONS
 from codehunt.training.config import SavedTrainConfig
 
 LOSSES = ("listwise", "pointwise")
+DISTILLATION_LOSSES = ("kl", "margin-mse")
 COMBINATIONS = ("rrf", "interpolate")
 
 
@@ -92,7 +93,10 @@ class RerankerTrainConfig(SavedTrainConfig):
         default=0.0, metadata={"help": "weight of the KL term towards the triples' bi-encoder scores (0: off)"}
     )
     distill_temperature: float = field(
-        default=0.05, metadata={"help": "temperature turning the teacher's cosine scores into a distribution"}
+        default=0.05, metadata={"help": "temperature turning the teacher's cosine scores into a distribution (kl) or dividing their margins (margin-mse)"}
+    )
+    distill_loss: str = field(
+        default="kl", metadata={"help": "kl (listwise KL to the teacher's softmax) | margin-mse (match positive-negative score margins)"}
     )
     max_length: int = field(default=256, metadata={"help": "tokens per pair, query + code (code cut from the end)"})
     max_query_length: int = field(default=64, metadata={"help": "tokens kept from the query"})
@@ -127,6 +131,8 @@ class RerankerTrainConfig(SavedTrainConfig):
             raise _bad(f"--loss must be listwise or pointwise, got {self.loss!r}")
         if self.distill_weight < 0 or self.distill_temperature <= 0:
             raise _bad("--distill-weight must be >= 0 and --distill-temperature > 0")
+        if self.distill_loss not in DISTILLATION_LOSSES:
+            raise _bad(f"--distill-loss must be kl or margin-mse, got {self.distill_loss!r}")
         for name in ("batch_size", "grad_accum", "epochs", "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 raise _bad(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

@@ -11,6 +11,10 @@ need no special case. Losses are computed in float32 whatever the autocast dtype
 - :class:`ListwiseDistillationLoss`: KL(teacher || student) over the group members that carry
   a teacher score (listwise distillation as in RocketQAv2, Ren et al., 2021); members without
   one (random negatives) are left out of both distributions.
+- :class:`MarginMSELoss`: mean squared error between the student's positive-minus-negative
+  logit margins and the teacher's score margins (Margin-MSE, Hofstätter et al., 2020,
+  *Improving Efficient Neural Ranking Models with Cross-Architecture Knowledge Distillation*):
+  it matches how far apart the teacher puts the positive and each negative, not only their order.
 
 This module imports torch at import time: only ``reranker.train`` imports it, lazily.
 """
@@ -66,6 +70,41 @@ class ListwiseDistillationLoss(nn.Module):
         teacher_log = torch.log_softmax((teacher / self.temperature).masked_fill(~scored, MASKED_LOGIT), dim=-1)
         terms = torch.where(scored, teacher_log.exp() * (teacher_log - student_log), torch.zeros_like(logits))
         return terms.sum(dim=-1).mean()
+
+
+class MarginMSELoss(nn.Module):
+    """``mean((s_pos - s_neg) - (t_pos - t_neg) / T)^2`` over the negatives that, like their positive, carry a teacher score.
+
+    The teacher's cosines live in [-1, 1] and their margins are a few hundredths, while a
+    cross-encoder's logits span several units; dividing the teacher margins by ``temperature``
+    (the same knob as :class:`ListwiseDistillationLoss`) puts both on one scale. Groups whose
+    positive is unscored carry no margin; the loss is 0 (still attached to the graph) when no
+    pair qualifies.
+    """
+
+    def __init__(self, temperature: float = 0.05):
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, logits: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        scored = mask & torch.isfinite(teacher)  # (groups, group_size)
+        pairs = scored[:, 1:] & scored[:, :1]  # (groups, group_size - 1): negative and positive both scored
+        if not bool(pairs.any()):
+            return logits.float().sum() * 0.0
+        logits = logits.float()
+        teacher = torch.where(scored, teacher.float(), torch.zeros_like(logits))
+        student_margin = logits[:, :1] - logits[:, 1:]
+        teacher_margin = (teacher[:, :1] - teacher[:, 1:]) / self.temperature
+        return (student_margin - teacher_margin)[pairs].pow(2).mean()
+
+
+def make_distillation_loss(name: str, temperature: float) -> nn.Module:
+    """``kl`` (listwise KL) or ``margin-mse``, the values of ``RerankerTrainConfig.distill_loss``."""
+    if name == "kl":
+        return ListwiseDistillationLoss(temperature)
+    if name == "margin-mse":
+        return MarginMSELoss(temperature)
+    raise ValueError(f"unknown distillation loss {name!r}: choose kl or margin-mse")
 
 
 def make_loss(name: str) -> nn.Module:

@@ -5,7 +5,8 @@ packaged all-MiniLM-L6-v2 (a bi-encoder, so the classification head is new) or a
 hub checkpoint. Each micro-batch holds ``batch_size`` groups per process (``reranker.data``);
 all their pairs go through the model in one forward pass and the loss (``reranker.loss``)
 compares each positive with its own group: listwise softmax cross-entropy (default) or
-pointwise BCE, plus an optional KL term towards the mined bi-encoder scores.
+pointwise BCE, plus an optional distillation term towards the mined bi-encoder scores
+(listwise KL or Margin-MSE).
 
 AdamW with linear warm-up and decay, gradient accumulation, clipping, bf16 autocast where the
 device has fast bf16, data parallelism through accelerate (each process takes its slice of the
@@ -69,7 +70,7 @@ class RerankerTrainingRun:
     def __init__(self, config: RerankerTrainConfig):
         import torch
 
-        from codehunt.reranker.loss import ListwiseDistillationLoss, make_loss
+        from codehunt.reranker.loss import make_distillation_loss, make_loss
 
         self.config = c = config
         self.accelerator = acc = make_accelerator(c.device)
@@ -85,7 +86,7 @@ class RerankerTrainingRun:
         self.model.train()
         torch.manual_seed(c.seed + self.rank)  # dropout
         self.loss_fn = make_loss(c.loss)
-        self.distill_fn = ListwiseDistillationLoss(c.distill_temperature) if c.distill_weight > 0 else None
+        self.distill_fn = make_distillation_loss(c.distill_loss, c.distill_temperature) if c.distill_weight > 0 else None
 
         self.total_steps = count_total_steps(c.steps, c.epochs, self.order.per_epoch, c.grad_accum)
         self.optimizer, self.scheduler = make_optimizer(

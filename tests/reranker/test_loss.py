@@ -7,7 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from codehunt.reranker.loss import ListwiseDistillationLoss, ListwiseSoftmaxLoss, PointwiseBCELoss, make_loss  # noqa: E402
+from codehunt.reranker.loss import (  # noqa: E402
+    ListwiseDistillationLoss, ListwiseSoftmaxLoss, MarginMSELoss, PointwiseBCELoss, make_distillation_loss, make_loss,
+)
 
 
 def test_listwise_single_group_exact() -> None:
@@ -70,6 +72,35 @@ def test_distillation_zero_when_student_matches_and_when_nothing_is_scored() -> 
     assert loss.item() == 0.0
     loss.backward()  # still attached to the graph
     assert logits.grad is not None and torch.all(logits.grad == 0)
+
+
+def test_margin_mse_exact_skips_unscored_and_scales_by_temperature() -> None:
+    # student margins 2 - 0 = 2 and 2 - 1 = 1; teacher margins (0.5 - 0.3) / 0.1 = 2 and
+    # (0.5 - 0.45) / 0.1 = 0.5; the third negative is unscored, the fourth masked out.
+    logits = torch.tensor([[2.0, 0.0, 1.0, 5.0, 9.0]])
+    teacher = torch.tensor([[0.5, 0.3, 0.45, float("nan"), 0.0]])
+    mask = torch.tensor([[True, True, True, True, False]])
+    expected = ((2 - 2.0) ** 2 + (1 - 0.5) ** 2) / 2
+    assert MarginMSELoss(temperature=0.1)(logits, teacher, mask).item() == pytest.approx(expected, abs=1e-5)
+    # shifting every student logit by a constant changes nothing: only margins count
+    assert MarginMSELoss(temperature=0.1)(logits + 3.0, teacher, mask).item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_margin_mse_zero_without_a_scored_positive() -> None:
+    logits = torch.tensor([[1.0, 2.0]], requires_grad=True)
+    teacher = torch.tensor([[float("nan"), 0.4]])
+    loss = MarginMSELoss()(logits, teacher, torch.ones(1, 2, dtype=torch.bool))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert logits.grad is not None and torch.all(logits.grad == 0)
+
+
+def test_make_distillation_loss_names() -> None:
+    assert isinstance(make_distillation_loss("kl", 0.05), ListwiseDistillationLoss)
+    margin = make_distillation_loss("margin-mse", 0.2)
+    assert isinstance(margin, MarginMSELoss) and margin.temperature == 0.2
+    with pytest.raises(ValueError, match="kl or margin-mse"):
+        make_distillation_loss("mse", 0.05)
 
 
 def test_make_loss_names() -> None:

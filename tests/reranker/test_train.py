@@ -141,6 +141,19 @@ def test_resume_equals_straight_run(triples: Path, tmp_path: Path) -> None:
     assert all("distill" in h for h in history[0])
 
 
+def test_margin_mse_distillation_trains_and_bad_names_are_refused(triples: Path, tmp_path: Path) -> None:
+    from codehunt.reranker.config import RerankerConfigError
+    from codehunt.reranker.train import train_reranker
+
+    with pytest.raises(RerankerConfigError, match="--distill-loss"):
+        config(triples, tmp_path / "bad", distill_loss="mse")
+    model = train_reranker(config(triples, tmp_path / "margin", steps=2, batch_size=2, group_size=3, log_every=1,
+                                  distill_weight=1.0, distill_loss="margin-mse", distill_temperature=0.1))
+    info = json.loads((model / "codehunt_training.json").read_text(encoding="utf-8"))
+    assert info["config"]["distill_loss"] == "margin-mse"
+    assert all(h["distill"] > 0 for h in info["history"]), "the margin term is recorded and not trivially zero"
+
+
 def test_resume_refuses_other_settings_and_overwrites_need_consent(triples: Path, tmp_path: Path) -> None:
     from codehunt.reranker.config import RerankerConfigError
     from codehunt.reranker.train import train_reranker
