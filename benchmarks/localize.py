@@ -11,6 +11,7 @@ same candidates:
 * hybrid (RRF of the chosen dense and BM25 sides);
 * + traceback-frame, + path, + identifier boosts, each alone, then all together;
 * the default configuration (``LocalizeConfig()``), and its file ranking aggregated by ``rrf``;
+* + the vote of earlier commits with similar messages (``codehunt.localize.history``, BugLocator) at several weights;
 * + a cross-encoder reranker (when ``--reranker`` is given).
 
 Metrics (CoRNStack / SweRank): file Acc@1/3/5, function Acc@5/10 (a hit needs *all* gold
@@ -35,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from codehunt.issue_text import extract_evidence
+from codehunt.localize.history import history_votes
 from codehunt.localize import (
     LocalizeConfig,
     UnitTable,
@@ -59,6 +61,10 @@ COLUMNS = (
 )
 
 
+HISTORY_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
+"""Weights of the earlier-similar-commits vote tried (``codehunt.localize.history``), each a row."""
+
+
 def rows(default: LocalizeConfig, reranker: Path | None) -> list[tuple[str, LocalizeConfig]]:
     """(label, config) per table row; list variants are keyed by the config's query fields."""
     plain = replace(default, boosts=False)
@@ -76,6 +82,7 @@ def rows(default: LocalizeConfig, reranker: Path | None) -> list[tuple[str, Loca
         ("hybrid + name boost", replace(none, name_weight=0.5)),
         ("hybrid + frame + path + name", replace(none, frame_weight=1.0, path_weight=0.5, name_weight=0.5)),
         ("default", default),
+        *[(f"default + history (w={w:g})", replace(default, history_weight=w)) for w in HISTORY_WEIGHTS],
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
     if reranker is not None:
@@ -113,7 +120,7 @@ def main() -> None:
     encoder = make_encoder(default)
     results: dict[str, list] = defaultdict(list)
     seconds: dict[str, float] = defaultdict(float)
-    build_seconds = 0.0
+    build_seconds = history_seconds = 0.0
     for number, instance in enumerate(instances, start=1):
         repo = repo_directory(args.repos, instance["repo"])
         began = time.perf_counter()
@@ -123,6 +130,9 @@ def main() -> None:
         issue = instance["problem_statement"]
         evidence = extract_evidence(issue)
         present = files_at(repo, instance["base_commit"])
+        began = time.perf_counter()
+        votes = history_votes(repo, instance["base_commit"], issue, replace(default, history_weight=1.0), set(table.paths))
+        history_seconds += time.perf_counter() - began
         lists: dict[tuple[str, str, int], list[str]] = {}
         for label, config in table_rows:
             began = time.perf_counter()
@@ -133,7 +143,8 @@ def main() -> None:
             if config.mode != "dense" and key_bm25 not in lists:
                 lists[key_bm25] = bm25_ranking(table, issue, evidence, config)
             given = {"dense": lists.get(key_dense, []), "bm25": lists.get(key_bm25, [])}
-            ranking = rank_issue(table, issue, config, rescorers.get(config.rerank_fusion) if config.rerank else None, given)
+            ranking = rank_issue(table, issue, config, rescorers.get(config.rerank_fusion) if config.rerank else None, given,
+                                 history=votes if config.history_weight > 0 else None)
             seconds[label] += time.perf_counter() - began
             results[label].append(score_instance(instance, table, ranking, gold[instance["instance_id"]], present, config.include_tests))
         last = results["default"][-1].metrics
@@ -156,7 +167,7 @@ def main() -> None:
     Console(width=200).print(table)
     wall = time.perf_counter() - started
     print(f"instances {len(instances)} (file level {int(aggregates[table_rows[0][0]]['file_instances'])}, function level "
-          f"{int(aggregates[table_rows[0][0]]['function_instances'])}); index build/load {build_seconds:.0f}s; wall {wall:.0f}s")
+          f"{int(aggregates[table_rows[0][0]]['function_instances'])}); index build/load {build_seconds:.0f}s; history votes {history_seconds:.1f}s; wall {wall:.0f}s")
     if args.json:
         per_repo = {
             label: {repo: aggregate_metrics([r for r in results[label] if r.repo == repo]) for repo in repos} for label, _ in table_rows

@@ -50,6 +50,13 @@ class LocalizeConfig:
     )
     file_aggregation: str = field(default="max", metadata={"help": "file score from unit ranks: max (best unit) or rrf (sum over units)"})
     file_rrf_k: int = field(default=10, metadata={"help": "constant of the rrf file aggregation"})
+    history_weight: float = field(
+        default=0.0,
+        metadata={"help": "boost for units of files that earlier commits with issue-like messages changed (BugLocator; 0: off)"},
+    )
+    history_commits: int = field(default=5000, metadata={"help": "newest commits before the revision whose messages are searched"})
+    history_depth: int = field(default=20, metadata={"help": "most similar earlier commits that vote"})
+    history_max_files: int = field(default=20, metadata={"help": "commits changing more files than this do not vote"})
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
     rerank_depth: int = field(default=30, metadata={"help": "units the reranker rescores"})
     rerank_fusion: float | None = field(
@@ -70,6 +77,8 @@ class LocalizeConfig:
             (self.file_aggregation in FILE_AGGREGATIONS, f"file_aggregation must be max or rrf, got {self.file_aggregation!r}"),
             (self.k >= 1 and self.depth >= 1 and self.rerank_depth >= 0 and (self.rerank_fusion or 0.0) >= 0,
              "k and depth must be >= 1, rerank_depth and rerank_fusion >= 0"),
+            (self.history_weight >= 0 and self.history_commits >= 1 and self.history_depth >= 1 and self.history_max_files >= 1,
+             "history_weight must be >= 0 and history_commits, history_depth, history_max_files >= 1"),
             (self.passage_chars >= 50 and self.max_passages >= 1, "passage_chars must be >= 50 and max_passages >= 1"),
         ]
         for ok, message in checks:

@@ -11,6 +11,7 @@ from codehunt.index.errors import BadInputError
 from codehunt.localize.config import LocalizeConfig
 from codehunt.localize.gold import read_gold, resolve_gold
 from codehunt.localize.metrics import aggregate_metrics, localization_metrics
+from codehunt.localize.history import history_votes
 from codehunt.localize.ranking import IssueRanking, rank_issue
 from codehunt.localize.revisions import files_at, make_encoder, revision_index
 from codehunt.localize.units import UnitTable
@@ -131,7 +132,8 @@ def evaluate_localization(
         began = time.perf_counter()
         index = revision_index(repo, instance["base_commit"], config, encoder, show_progress)
         table = UnitTable(index)
-        ranking = rank_issue(table, instance["problem_statement"], config, rescorer)
+        history = history_votes(repo, instance["base_commit"], instance["problem_statement"], config, set(table.paths))
+        ranking = rank_issue(table, instance["problem_statement"], config, rescorer, history=history)
         result = score_instance(
             instance, table, ranking, gold[instance_id], files_at(repo, instance["base_commit"]), config.include_tests,
             time.perf_counter() - began,

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codehunt.index.errors import BadInputError
 from codehunt.localize.config import LocalizeConfig
+from codehunt.localize.history import history_votes
 from codehunt.localize.ranking import rank_issue
 from codehunt.localize.revisions import revision_index
 from codehunt.localize.units import UnitTable
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from codehunt.index.encoder import Encoder
     from codehunt.index.index import Index
     from codehunt.index.types import Hit
+
+log = logging.getLogger(__name__)
 
 
 def read_issue(source: str | Path) -> str:
@@ -80,7 +84,14 @@ def localize_with_index(index: "Index", issue: str, config: LocalizeConfig, resc
     if not issue.strip():
         raise BadInputError("the issue text is empty: pass a file with the issue's title and description, or - for stdin")
     table = UnitTable(index)
-    ranking = rank_issue(table, issue, config, rescorer)
+    history = None
+    source = index.manifest.source or {}
+    if config.history_weight > 0:
+        try:
+            history = history_votes(Path(source["path"]), str(source["rev"]), issue, config, set(table.paths))
+        except (KeyError, BadInputError) as exc:
+            log.warning("no history signal: the index at %s was not built from a git revision (%s)", index.path, exc)
+    ranking = rank_issue(table, issue, config, rescorer, history=history)
     functions = [] if config.level == "file" else [
         hit_from_chunk(table.chunk(unit), rank, score) for rank, (unit, score) in enumerate(ranking.units[: config.k], start=1)
     ]

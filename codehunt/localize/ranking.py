@@ -5,7 +5,7 @@ The steps are described in :mod:`codehunt.localize`; each is switchable in :clas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from codehunt.index.fusion import reciprocal_rank_fusion
 from codehunt.index.tokenize import tokenize_code
@@ -90,11 +90,14 @@ def rank_issue(
     config: LocalizeConfig,
     rescorer: Any | None = None,
     lists: dict[str, list[str]] | None = None,
+    history: Mapping[str, float] | None = None,
 ) -> IssueRanking:
     """Rank every candidate unit and file of ``table``'s index for ``issue``.
 
     ``lists`` may hold precomputed ``dense`` / ``bm25`` rankings (the benchmark computes them
-    once and tries several fusions and boosts on them).
+    once and tries several fusions and boosts on them). ``history``: per file, the vote of
+    earlier similar commits (:func:`codehunt.localize.history.file_votes`), used when
+    ``config.history_weight`` > 0.
     """
     evidence = extract_evidence(issue)
     lists = dict(lists or {})
@@ -110,6 +113,9 @@ def rank_issue(
             scores.setdefault(unit, 0.0)
         unit_of_rank = 1.0 / (config.rrf_k + 1)
         scores = {unit: score + unit_of_rank * boosts.total(unit, config) for unit, score in scores.items()}
+    if history and config.history_weight > 0:
+        bonus = config.history_weight / (config.rrf_k + 1)
+        scores = {unit: score + bonus * history.get(table.chunk(unit).path, 0.0) for unit, score in scores.items()}
     units = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     if rescorer is not None and config.rerank_depth > 0 and units:
         units = rerank_units(table, issue, units, rescorer, config.rerank_depth)
