@@ -12,7 +12,8 @@ same candidates:
 * + traceback-frame, + path, + identifier boosts, each alone, then all together;
 * the default configuration (``LocalizeConfig()``), and its file ranking aggregated by ``rrf``;
 * + the vote of earlier commits with similar messages (``codehunt.localize.history``, BugLocator) at several weights;
-* + a cross-encoder reranker (when ``--reranker`` is given).
+* + a cross-encoder reranker (when ``--reranker`` is given): alone, RRF-fused with the first stage (w=1), and
+  with the combination stored in its directory (``codehunt train rerank-weight``; what ``--rerank DIR`` applies).
 
 Metrics (CoRNStack / SweRank): file Acc@1/3/5, function Acc@5/10 (a hit needs *all* gold
 items in the top k), Recall@10 and MRR; see ``codehunt.localize.resolve_gold`` for how gold
@@ -86,8 +87,9 @@ def rows(default: LocalizeConfig, reranker: Path | None) -> list[tuple[str, Loca
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
     if reranker is not None:
-        result.append(("default + reranker", replace(default, rerank=reranker)))
+        result.append(("default + reranker alone", replace(default, rerank=reranker, rerank_fusion=0.0)))
         result.append(("default + reranker fused with first stage (w=1)", replace(default, rerank=reranker, rerank_fusion=1.0)))
+        result.append(("default + reranker, its stored combination", replace(default, rerank=reranker)))
     return result
 
 
@@ -108,7 +110,7 @@ def main() -> None:
     started = time.perf_counter()
     default = LocalizeConfig(cache_dir=args.cache)
     table_rows = rows(default, args.reranker)
-    rescorers = {fusion: load_rescorer(args.reranker, first_stage_weight=fusion) for fusion in (0.0, 1.0)} if args.reranker else {}
+    rescorers = {fusion: load_rescorer(args.reranker, first_stage_weight=fusion) for fusion in (0.0, 1.0, None)} if args.reranker else {}
     gold = read_gold(args.gold)
     wanted = {name for name in args.only.split(",") if name}
     instances = [

@@ -381,7 +381,7 @@ def eval_beir(
 
         with options_checked():
             rerank_config = RerankConfig(first_stage_weight=rerank_fusion) if rerank_fusion is not None else None
-        rescorer = load_rescorer(rerank, rerank_config)  # no --rerank-fusion: the directory's stored combination
+        rescorer = load_rescorer(rerank, rerank_config, mode=mode)  # no --rerank-fusion: the directory's stored combination for this mode
     result = evaluate_beir(folder, split, index_path, model, mode, rescorer, rerank_depth, show_progress=True)
     tag = f"codehunt-{mode}" + ("-rerank" if rerank else "")
     if run_path is not None:
@@ -482,14 +482,15 @@ _register_train_commands()
 def train_rerank_weight(
     reranker: Path = typer.Argument(..., help="Reranker directory made by `codehunt train reranker`."),
     dev: list[Path] = typer.Option(..., "--dev", help="BEIR folder to fit on, e.g. ../shared/data/cosqa (repeatable)."),
-    mode: str = typer.Option("hybrid", "--mode", help="First stage the reranker follows: hybrid (default), dense or bm25."),
+    mode: list[str] = typer.Option(["hybrid"], "--mode", help="First stage the reranker follows: hybrid (default), dense or bm25; repeat it to fit each and store one combination per mode (the first is the fallback)."),
     depth: int = typer.Option(30, "--rerank-depth", help="How many first-stage candidates the reranker rescores."),
     split: str = typer.Option("dev", "--split", help="qrels split of each BEIR folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole report as JSON."),
 ) -> None:
     """Fit how --rerank DIR combines the reranker with the first stage (RRF or score interpolation, one weight)
     on dev sets, and store it in DIR, so `search/eval/localize --rerank DIR` apply it without flags."""
-    check_search_options(mode, depth, None)
+    for one in mode:
+        check_search_options(one, depth, None)
     from codehunt.rerank_weight import dumps, fit_rerank_weight, format_report
 
     report = fit_rerank_weight(reranker, dev, mode, depth, split)

@@ -30,7 +30,7 @@ def _search(
     from codehunt.reranker.model import load_rescorer, rerank_head
 
     candidates = index.search(query, max(k, rerank_depth), mode)  # type: ignore[arg-type]
-    rescorer = load_rescorer(rerank, first_stage_weight=rerank_fusion)
+    rescorer = load_rescorer(rerank, first_stage_weight=rerank_fusion, mode=mode)
     return rerank_head(rescorer, query, candidates, rerank_depth, index.hit_texts)[:k]
 
 

@@ -7,7 +7,8 @@ at ``w`` in 0, 0.1, ..., 1 — this scores nDCG@10 on every dev set given, over 
 (cross-encoder logits computed once per query and candidate), and keeps the combination with the best mean
 over the sets. ``w = 1`` is the first stage alone, so on the sets it was fit on the stored combination never
 loses to the first stage; on other data it can, which is why the fit also reports a leave-one-set-out check:
-each set scored with the combination fit on the others.
+each set scored with the combination fit on the others. Several first stages (``--mode dense --mode bm25``) are fit
+one by one and stored per mode, so ``--rerank DIR`` behind ``--mode bm25`` gets the bm25 fit.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -24,6 +25,10 @@ from codehunt.beir import load_beir
 from codehunt.evaluate import open_or_build_index
 from codehunt.index.metrics import evaluate_run, paired_bootstrap
 from codehunt.index.storage import write_json_atomic
+
+if TYPE_CHECKING:
+    from codehunt.index.beir import BeirSplit
+    from codehunt.reranker.model import CrossEncoderRescorer
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +69,42 @@ def combined_order(combination: Combination, logits: np.ndarray, first_scores: S
 
 
 def fit_rerank_weight(
-    reranker: Path, dev_folders: Sequence[Path], mode: str = "hybrid", depth: int = 30, split: str = "dev",
+    reranker: Path, dev_folders: Sequence[Path], mode: str | Sequence[str] = "hybrid", depth: int = 30, split: str = "dev",
     write: bool = True,
 ) -> dict:
-    """Score every combination on every dev set, store the best (by mean nDCG@10) in ``reranker``; the report."""
+    """Score every combination on every dev set, store the best (by mean nDCG@10) in ``reranker``; the report.
+
+    ``mode`` may name several first stages: each gets its own fit (``per_mode``), the first is
+    also the top-level combination (what a caller that does not say its mode gets). The
+    cross-encoder scores each (query, document) once, whichever stages rank it.
+    """
     from codehunt.reranker.model import COMBINATION_FILE, load_rescorer
 
+    modes = [mode] if isinstance(mode, str) else list(dict.fromkeys(mode))
     rescorer = load_rescorer(reranker, first_stage_weight=0.0)
+    logits_of: dict[tuple[str, str, str], float] = {}
+    datasets = [(folder, load_beir(folder, split)) for folder in dev_folders]
+    fits = {m: _fit_mode(rescorer, datasets, m, depth, split, logits_of) for m in modes}
+    report = {"format_version": 2, **fits[modes[0]], "per_mode": fits}
+    if write:
+        write_json_atomic(Path(reranker) / COMBINATION_FILE, report)
+    return report
+
+
+def _fit_mode(
+    rescorer: "CrossEncoderRescorer", datasets: list[tuple[Path, "BeirSplit"]], mode: str, depth: int, split: str,
+    logits_of: dict[tuple[str, str, str], float],
+) -> dict:
+    """The best combination behind first stage ``mode`` and the figures it was chosen by.
+
+    ``logits_of`` caches the cross-encoder's logit per (set, query id, document id) across modes.
+    """
     combinations = candidate_combinations()
     per_set: dict[str, dict[str, float]] = {}
     first_stage: dict[str, float] = {}
     intervals: dict[str, dict[str, dict]] = {}
-    for folder in dev_folders:
+    for folder, data in datasets:
         started = time.perf_counter()
-        data = load_beir(folder, split)
         index = open_or_build_index(data.corpus_path, None, None)
         qids = list(data.queries)
         hits_per_query = index.search_many([data.queries[q] for q in qids], 100, mode)  # type: ignore[arg-type]
@@ -85,7 +112,13 @@ def fit_rerank_weight(
         plain: dict[str, dict[str, float]] = {}
         for qid, hits in zip(qids, hits_per_query):
             head, tail = hits[:depth], hits[depth:]
-            logits = rescorer.rescore_texts(data.queries[qid], index.hit_texts(head)) if head else np.zeros(0)
+            keys = [(folder.name, qid, hit.doc_id) for hit in head]
+            missing = [i for i, key in enumerate(keys) if key not in logits_of]
+            if missing:
+                texts = index.hit_texts([head[i] for i in missing])
+                for i, value in zip(missing, rescorer.rescore_texts(data.queries[qid], texts)):
+                    logits_of[keys[i]] = float(value)
+            logits = np.array([logits_of[key] for key in keys], dtype=np.float64)
             plain[qid] = {hit.doc_id: float(len(hits) - i) for i, hit in enumerate(hits)}
             for combination in combinations:
                 order = [head[i] for i in combined_order(combination, logits, [hit.score for hit in head])] + tail
@@ -96,7 +129,7 @@ def fit_rerank_weight(
         first_stage[name] = plain_report.aggregate["ndcg_at_10"]
         per_set[name] = {label: report.aggregate["ndcg_at_10"] for label, report in reports.items()}
         intervals[name] = {label: asdict(paired_bootstrap(plain_report, report)) for label, report in reports.items()}
-        log.info("%s: %d queries scored in %.0fs", name, len(qids), time.perf_counter() - started)
+        log.info("%s (%s): %d queries scored in %.0fs", name, mode, len(qids), time.perf_counter() - started)
     names = list(per_set)
     mean = {c.label: float(np.mean([per_set[n][c.label] for n in names])) for c in combinations}
     best = max(combinations, key=lambda c: (mean[c.label], -abs(c.first_stage_weight - 1.0)))
@@ -107,8 +140,7 @@ def fit_rerank_weight(
             chosen = max(combinations, key=lambda c: float(np.mean([per_set[n][c.label] for n in others])))
             held_out[name] = {"fit_on_others": chosen.label, "ndcg_at_10": per_set[name][chosen.label],
                               "first_stage": first_stage[name]}
-    report = {
-        "format_version": 1,
+    return {
         "combination": best.combination,
         "first_stage_weight": best.first_stage_weight,
         "label": best.label,
@@ -117,25 +149,24 @@ def fit_rerank_weight(
                 "vs_first_stage": {name: values[best.label] for name, values in intervals.items()},
                 "vs_first_stage_all": intervals},
     }
-    if write:
-        write_json_atomic(Path(reranker) / COMBINATION_FILE, report)
-    return report
 
 
 def format_report(report: dict) -> str:
-    """A short table for the terminal: first stage, reranker alone and the chosen combination per set."""
-    fit = report["fit"]
-    lines = [f"chosen: {report['label']} (mean nDCG@10 over {', '.join(fit['dev_sets'])})"]
-    for name in fit["dev_sets"]:
-        scores = fit["ndcg_at_10"][name]
-        line = (f"  {name}: first stage {fit['first_stage_ndcg_at_10'][name]:.4f}, reranker alone "
-                f"{scores['reranker alone']:.4f}, chosen {scores[report['label']]:.4f}")
-        interval = fit["vs_first_stage"][name]
-        line += f" ({interval['delta']:+.4f} [{interval['low']:+.3f}, {interval['high']:+.3f}])"
-        if name in fit["leave_one_set_out"]:
-            other = fit["leave_one_set_out"][name]
-            line += f", fit on the other sets ({other['fit_on_others']}) {other['ndcg_at_10']:.4f}"
-        lines.append(line)
+    """A short table for the terminal, per first stage: first stage, reranker alone and the chosen combination per set."""
+    lines = []
+    for mode, fit_report in (report.get("per_mode") or {report["fit"]["first_stage_mode"]: report}).items():
+        fit = fit_report["fit"]
+        lines.append(f"{mode}: chosen {fit_report['label']} (mean nDCG@10 over {', '.join(fit['dev_sets'])})")
+        for name in fit["dev_sets"]:
+            scores = fit["ndcg_at_10"][name]
+            line = (f"  {name}: first stage {fit['first_stage_ndcg_at_10'][name]:.4f}, reranker alone "
+                    f"{scores['reranker alone']:.4f}, chosen {scores[fit_report['label']]:.4f}")
+            interval = fit["vs_first_stage"][name]
+            line += f" ({interval['delta']:+.4f} [{interval['low']:+.3f}, {interval['high']:+.3f}])"
+            if name in fit["leave_one_set_out"]:
+                other = fit["leave_one_set_out"][name]
+                line += f", fit on the other sets ({other['fit_on_others']}) {other['ndcg_at_10']:.4f}"
+            lines.append(line)
     return "\n".join(lines)
 
 

@@ -269,14 +269,19 @@ reranker with the first stage when no ``--rerank-fusion`` is given (``combinatio
 and the dev figures it was fit on)."""
 
 
-def read_combination(path: str | Path) -> dict:
-    """The stored combination of a reranker directory, or {} when it has none."""
+def read_combination(path: str | Path, mode: str | None = None) -> dict:
+    """The stored combination of a reranker directory, or {} when it has none.
+
+    A fit over several first stages stores one combination per ``mode`` (``per_mode``): the
+    entry of ``mode`` when there is one, else the top-level combination (the first mode fit).
+    """
     file = Path(path) / COMBINATION_FILE
     if not file.is_file():
         return {}
     try:
         payload = json.loads(file.read_text(encoding="utf-8"))
-        return {"combination": str(payload["combination"]), "first_stage_weight": float(payload["first_stage_weight"])}
+        chosen = (payload.get("per_mode") or {}).get(mode, payload) if mode is not None else payload
+        return {"combination": str(chosen["combination"]), "first_stage_weight": float(chosen["first_stage_weight"])}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"{file} is unreadable ({_first_line(exc)}): run `codehunt train rerank-weight` again or delete it") from exc
 
@@ -360,28 +365,29 @@ def read_reranker_info(path: str | Path) -> dict:
 
 @overload
 def load_rescorer(path: None, config: RerankConfig | None = None, *,
-                  first_stage_weight: float | None = None) -> None: ...
+                  first_stage_weight: float | None = None, mode: str | None = None) -> None: ...
 
 
 @overload
 def load_rescorer(path: str | Path, config: RerankConfig | None = None, *,
-                  first_stage_weight: float | None = None) -> CrossEncoderRescorer: ...
+                  first_stage_weight: float | None = None, mode: str | None = None) -> CrossEncoderRescorer: ...
 
 
 def load_rescorer(path: str | Path | None, config: RerankConfig | None = None, *,
-                  first_stage_weight: float | None = None) -> CrossEncoderRescorer | None:
+                  first_stage_weight: float | None = None, mode: str | None = None) -> CrossEncoderRescorer | None:
     """Load a reranker directory (or hub name, or 'default' with an untrained head) as a rescorer.
 
     ``path`` None (no ``--rerank`` given) gives None, so an optional CLI option passes straight
     through. ``first_stage_weight``, when given, replaces ``config.first_stage_weight`` (the RRF
     weight of the first stage's order, ``--rerank-fusion``). With neither ``config`` nor
     ``first_stage_weight``, a directory's stored combination (:data:`COMBINATION_FILE`, fit on dev
-    data) applies, so ``--rerank DIR`` needs no flags.
+    data) applies, so ``--rerank DIR`` needs no flags; ``mode`` (the first stage: dense, bm25, hybrid)
+    picks that stage's entry when the fit stored one per mode.
     """
     if path is None:
         return None
     name = str(path)
-    stored = read_combination(resolve_model_path(name)) if config is None and first_stage_weight is None and Path(resolve_model_path(name)).is_dir() else {}
+    stored = read_combination(resolve_model_path(name), mode) if config is None and first_stage_weight is None and Path(resolve_model_path(name)).is_dir() else {}
     config = config or RerankConfig(**stored)
     if first_stage_weight is not None:
         config = dataclasses.replace(config, first_stage_weight=first_stage_weight)

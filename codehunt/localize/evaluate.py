@@ -115,7 +115,7 @@ def evaluate_localization(
     gold = read_gold(gold_path)
     from codehunt.reranker.model import load_rescorer
 
-    rescorer = load_rescorer(config.rerank, first_stage_weight=config.rerank_fusion)
+    rescorer = load_rescorer(config.rerank, first_stage_weight=config.rerank_fusion, mode=config.mode)
     results: list[InstanceResult] = []
     skipped: list[tuple[str, str]] = []
     for number, instance in enumerate(instances, start=1):

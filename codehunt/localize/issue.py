@@ -117,4 +117,4 @@ def localize_issue(
         raise BadInputError("pass either --repo PATH (with an optional --rev) or --index DIR, not both and not neither")
     from codehunt.reranker.model import load_rescorer
 
-    return localize_with_index(index, issue_text, config, load_rescorer(config.rerank, first_stage_weight=config.rerank_fusion))
+    return localize_with_index(index, issue_text, config, load_rescorer(config.rerank, first_stage_weight=config.rerank_fusion, mode=config.mode))

@@ -134,7 +134,7 @@ class IndexService:
         self.model_lock = threading.RLock()
         """Held for every model call (query encoding, reranking): one tokenizer, one process-wide thread count."""
         self._rescorer: Any = None
-        self._weighted: dict[float, Any] = {}
+        self._weighted: dict[tuple, Any] = {}
         self._updater = updater or rebuild_index
         self.indexes: dict[str, ServedIndex] = {}
         for path in paths:
@@ -209,18 +209,26 @@ class IndexService:
             self._rescorer = load_rescorer(self.rerank_path)  # the directory's stored combination, as --rerank DIR alone
         return self._rescorer
 
-    def _rescorer_with_weight(self, weight: float) -> Any:
-        """What ``load_rescorer(path, first_stage_weight=weight)`` gives, on the model already loaded (cached per weight)."""
-        cached = self._weighted.get(weight)
-        if cached is None:
-            from codehunt.reranker.config import RerankConfig
-            from codehunt.reranker.model import CrossEncoderRescorer, read_reranker_info
+    def _rescorer_for(self, mode: str, weight: float | None) -> Any:
+        """The warm cross-encoder as ``load_rescorer(path, first_stage_weight=weight, mode=mode)`` gives it: RRF with
+        ``weight`` (``--rerank-fusion``) or, when None, the combination the directory stores for ``mode``; cached per setting."""
+        from codehunt.index.encoder import resolve_model_path
+        from codehunt.reranker.config import RerankConfig
+        from codehunt.reranker.model import CrossEncoderRescorer, read_combination, read_reranker_info
 
-            base = self.rescorer
+        base = self.rescorer
+        if weight is not None:
+            settings: dict[str, Any] = {"first_stage_weight": weight}
+        else:
+            path = resolve_model_path(str(self.rerank_path))
+            settings = read_combination(path, mode) if Path(path).is_dir() else {}
+        key = tuple(sorted(settings.items()))
+        cached = self._weighted.get(key)
+        if cached is None:
             info = read_reranker_info(base.name) if Path(base.name).is_dir() else {}
-            cached = CrossEncoderRescorer(base.model, RerankConfig(first_stage_weight=weight), name=base.name,
+            cached = CrossEncoderRescorer(base.model, RerankConfig(**settings), name=base.name,
                                           trained_query_length=(info.get("config") or {}).get("max_query_length"))
-            self._weighted[weight] = cached
+            self._weighted[key] = cached
         return cached
 
     def warm_up(self) -> None:
@@ -264,11 +272,9 @@ class IndexService:
             index.search_config = index.search_config.with_fusion(fusion, dense_weight)
         rescorer = None
         if rerank:
-            rescorer = self.rescorer
-            if rescorer is None:
+            if self.rescorer is None:
                 raise BadInputError("this service was started without --rerank: restart it with --rerank MODEL_DIR")
-            if rerank_fusion is not None:
-                rescorer = self._rescorer_with_weight(rerank_fusion)
+            rescorer = self._rescorer_for(mode, rerank_fusion)
         if rescorer is None:
             return search_loaded(index, query, k, mode, None, rerank_depth)
         with self.model_lock:  # the cross-encoder runs at the process's thread count, as in-process

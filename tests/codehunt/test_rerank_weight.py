@@ -63,3 +63,32 @@ def test_fit_stores_a_combination_no_worse_than_the_first_stage(tmp_path, monkey
     rescorer = load_rescorer(reranker)
     assert (rescorer.config.combination, rescorer.config.first_stage_weight) == (report["combination"], report["first_stage_weight"])
     CrossEncoder(str(reranker))  # still loads without codehunt's extra file getting in the way
+
+
+def test_a_fit_over_several_first_stages_stores_one_combination_per_mode(tmp_path, monkeypatch):
+    from codehunt.reranker.model import COMBINATION_FILE, load_cross_encoder, load_rescorer, read_combination
+
+    monkeypatch.setenv("CODEHUNT_CACHE", str(tmp_path / "cache"))
+    beir = tmp_path / "toy"
+    write_beir(beir)
+    reranker = tmp_path / "ce"
+    load_cross_encoder("default", max_length=64).save(str(reranker))
+    result = runner.invoke(app, ["train", "rerank-weight", str(reranker), "--dev", str(beir), "--mode", "dense", "--mode", "bm25", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert list(report["per_mode"]) == ["dense", "bm25"]
+    assert report["label"] == report["per_mode"]["dense"]["label"], "the first mode is the fallback"
+    for mode, fit in report["per_mode"].items():
+        assert fit["fit"]["first_stage_mode"] == mode
+        scores = fit["fit"]["ndcg_at_10"]["toy"]
+        assert scores[fit["label"]] == max(scores.values()) >= fit["fit"]["first_stage_ndcg_at_10"]["toy"] - 1e-12
+
+    # which entry a caller gets, on a file whose modes disagree
+    stored = json.loads((reranker / COMBINATION_FILE).read_text(encoding="utf-8"))
+    stored["per_mode"]["bm25"].update(combination="interpolate", first_stage_weight=0.3)
+    stored.update(combination="rrf", first_stage_weight=2.0)
+    (reranker / COMBINATION_FILE).write_text(json.dumps(stored), encoding="utf-8")
+    assert read_combination(reranker, "bm25") == {"combination": "interpolate", "first_stage_weight": 0.3}
+    assert read_combination(reranker) == read_combination(reranker, "hybrid") == {"combination": "rrf", "first_stage_weight": 2.0}
+    assert load_rescorer(reranker, mode="bm25").config.first_stage_weight == 0.3
+    assert load_rescorer(reranker, mode="dense").config.first_stage_weight == stored["per_mode"]["dense"]["first_stage_weight"]
