@@ -163,6 +163,7 @@ BAD_OPTIONS = [
     (["mine", "filter", "{tmp}/p.jsonl", "-o", "{tmp}/o", "--top-k", "0"], "--top-k must be at least 1"),
     (["mine", "negatives", "{tmp}/p.jsonl", "-o", "{tmp}/o", "--num-negatives", "0"], "--num-negatives must be at least 1"),
     (["mine", "negatives", "{tmp}/p.jsonl", "-o", "{tmp}/o", "--pool", "all"], "unknown candidate pool 'all'"),
+    (["mine", "teacher", "{tmp}/t.jsonl", "-o", "{tmp}/o", "--batch-size", "0"], "--batch-size must be >= 1"),
     (["train", "retriever", "{tmp}/t.jsonl", "-o", "{tmp}/o", "--steps", "0"], "--steps must be >= 1"),
     (["train", "reranker", "{tmp}/t.jsonl", "-o", "{tmp}/o", "--group-size", "1"], "--group-size must be >= 2"),
     (["train", "rerank-weight", "{tmp}/ce", "--dev", "{tmp}/beir", "--rerank-depth", "0"], "--rerank-depth must be at least 1"),
