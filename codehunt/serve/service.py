@@ -216,15 +216,15 @@ class IndexService:
         from codehunt.reranker.config import RerankConfig
         from codehunt.reranker.model import CrossEncoderRescorer, read_combination, read_reranker_info
 
-        base = self.rescorer
-        if weight is not None:
-            settings: dict[str, Any] = {"first_stage_weight": weight}
-        else:
-            path = resolve_model_path(str(self.rerank_path))
-            settings = read_combination(path, mode) if Path(path).is_dir() else {}
-        key = tuple(sorted(settings.items()))
+        key = ("fusion", weight) if weight is not None else ("stored", mode)
         cached = self._weighted.get(key)
-        if cached is None:
+        if cached is None:  # the stored combination is read once per mode, not per request
+            base = self.rescorer
+            if weight is not None:
+                settings: dict[str, Any] = {"first_stage_weight": weight}
+            else:
+                path = resolve_model_path(str(self.rerank_path))
+                settings = read_combination(path, mode) if Path(path).is_dir() else {}
             info = read_reranker_info(base.name) if Path(base.name).is_dir() else {}
             cached = CrossEncoderRescorer(base.model, RerankConfig(**settings), name=base.name,
                                           trained_query_length=(info.get("config") or {}).get("max_query_length"))

@@ -560,13 +560,24 @@ def test_reranked_search_through_the_service_matches_in_process(served_index, tm
     """A service started with --rerank DIR answers `codehunt search --rerank DIR` exactly as in-process does."""
     from codehunt.reranker.model import load_cross_encoder
 
+    from codehunt.reranker.model import COMBINATION_FILE
+
     reranker = tmp_path / "reranker"
     load_cross_encoder("default", max_length=128).save(str(reranker))  # a fixed (seeded) head, saved once
+    # a fit that stored one combination per first stage: bm25 trusts the reranker alone, the fallback the first stage
+    per_mode = {"bm25": {"combination": "interpolate", "first_stage_weight": 0.0}}
+    (reranker / COMBINATION_FILE).write_text(
+        json.dumps({"combination": "rrf", "first_stage_weight": 4.0, "per_mode": per_mode}), encoding="utf-8")
     copy = tmp_path / "code"
     shutil.copytree(served_index, copy)
+    stored_bm25 = runner.invoke(app, ["search", "send an email", "-i", str(copy), "--rerank", str(reranker), "--mode", "bm25",
+                                      "--rerank-depth", "6", "--service", "off"]).stdout
+    fallback_bm25 = runner.invoke(app, ["search", "send an email", "-i", str(copy), "--rerank", str(reranker), "--mode", "bm25",
+                                        "--rerank-depth", "6", "--rerank-fusion", "4", "--service", "off"]).stdout
+    assert stored_bm25 != fallback_bm25, "the two stored combinations must order the hits differently for this check"
     process, url = start_server("-i", str(copy), "--rerank", str(reranker))
     try:
-        for extra in ([], ["--rerank-fusion", "0.4"], ["--rerank-depth", "3", "--json"]):
+        for extra in ([], ["--rerank-fusion", "0.4"], ["--rerank-depth", "3", "--json"], ["--mode", "bm25", "--rerank-depth", "6"]):
             args = ["search", "send an email", "-i", str(copy), "--rerank", str(reranker), *extra]
             before = get_status(url)["indexes"][0]["searches"]
             local = runner.invoke(app, [*args, "--service", "off"])
