@@ -37,7 +37,6 @@ from rich.console import Console
 from rich.table import Table
 
 from codehunt.issue_text import extract_evidence
-from codehunt.localize.history import history_votes
 from codehunt.localize import (
     LocalizeConfig,
     UnitTable,
@@ -53,6 +52,7 @@ from codehunt.localize import (
     revision_index,
     score_instance,
 )
+from codehunt.localize.history import history_votes
 from codehunt.reranker.model import load_rescorer
 
 COLUMNS = (

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 from codehunt.index.errors import BadInputError
 from codehunt.localize.config import LocalizeConfig
 from codehunt.localize.gold import read_gold, resolve_gold
-from codehunt.localize.metrics import aggregate_metrics, localization_metrics
 from codehunt.localize.history import history_votes
+from codehunt.localize.metrics import aggregate_metrics, localization_metrics
 from codehunt.localize.ranking import IssueRanking, rank_issue
 from codehunt.localize.revisions import files_at, make_encoder, revision_index
 from codehunt.localize.units import UnitTable
