@@ -11,7 +11,6 @@ untouched; the embedding cache (``--cache-dir``) makes a model the miner used co
 """
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from codehunt.index.errors import ConfigError
-from codehunt.index.storage import write_json_atomic, write_jsonl_atomic
+from codehunt.index.storage import read_jsonl_objects, write_json_atomic, write_jsonl_atomic
 
 NEGATIVE_COLUMN = re.compile(r"^negative_(\d+)$")
 
@@ -68,17 +67,10 @@ def read_triples(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     if not path.is_file():
         raise TeacherError(f"triples file {path} does not exist: create it with `codehunt mine negatives`")
     rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TeacherError(f"{path}:{number} is not JSON ({exc.msg}): one JSON object per line") from exc
-            if not isinstance(row, dict) or "anchor" not in row or "positive" not in row:
-                raise TeacherError(f"{path}:{number} has no anchor/positive: expected `codehunt mine negatives` output")
-            rows.append(row)
+    for number, row in read_jsonl_objects(path, "`codehunt mine negatives` output (anchor, positive, negative_1..n)"):
+        if "anchor" not in row or "positive" not in row:
+            raise TeacherError(f"{path}:{number} has no anchor/positive: expected `codehunt mine negatives` output")
+        rows.append(row)
     if not rows:
         raise TeacherError(f"triples file {path} has no rows: create it with `codehunt mine negatives`")
     numbers = sorted({int(m.group(1)) for row in rows for key in row if (m := NEGATIVE_COLUMN.match(key))})

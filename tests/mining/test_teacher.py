@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codehunt.index.errors import BadInputError
 from codehunt.mining.teacher import TeacherConfig, TeacherError, read_triples, rescore_triples
 
 ROWS = [
@@ -74,7 +75,7 @@ def test_the_teacher_is_the_mean_over_models(default_encoder, tmp_path: Path) ->
 def test_bad_input_is_named_and_nothing_is_written(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(ROWS[0]) + "\n{not json\n", encoding="utf-8")
-    with pytest.raises(TeacherError, match=r"bad\.jsonl:2 is not JSON"):
+    with pytest.raises(BadInputError, match=r"bad\.jsonl:2: not JSON"):
         read_triples(bad)
     no_negatives = write_rows(tmp_path / "pairs.jsonl", [{"anchor": "q", "positive": "def f(): pass"}])
     with pytest.raises(TeacherError, match="no negative_<i> columns"):
