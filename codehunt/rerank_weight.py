@@ -28,6 +28,7 @@ from codehunt.index.storage import write_json_atomic
 
 if TYPE_CHECKING:
     from codehunt.index.beir import BeirSplit
+    from codehunt.index.index import Index
     from codehunt.reranker.model import CrossEncoderRescorer
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,10 @@ def fit_rerank_weight(
     modes = [mode] if isinstance(mode, str) else list(dict.fromkeys(mode))
     rescorer = load_rescorer(reranker, first_stage_weight=0.0)
     logits_of: dict[tuple[str, str, str], float] = {}
-    datasets = [(folder, load_beir(folder, split)) for folder in dev_folders]
+    datasets = []
+    for folder in dev_folders:  # each set's index (and its encoder) opened once, whatever the number of modes
+        data = load_beir(folder, split)
+        datasets.append((folder, data, open_or_build_index(data.corpus_path, None, None)))
     fits = {m: _fit_mode(rescorer, datasets, m, depth, split, logits_of) for m in modes}
     report = {"format_version": 2, **fits[modes[0]], "per_mode": fits}
     if write:
@@ -92,7 +96,7 @@ def fit_rerank_weight(
 
 
 def _fit_mode(
-    rescorer: "CrossEncoderRescorer", datasets: list[tuple[Path, "BeirSplit"]], mode: str, depth: int, split: str,
+    rescorer: "CrossEncoderRescorer", datasets: list[tuple[Path, "BeirSplit", "Index"]], mode: str, depth: int, split: str,
     logits_of: dict[tuple[str, str, str], float],
 ) -> dict:
     """The best combination behind first stage ``mode`` and the figures it was chosen by.
@@ -103,9 +107,8 @@ def _fit_mode(
     per_set: dict[str, dict[str, float]] = {}
     first_stage: dict[str, float] = {}
     intervals: dict[str, dict[str, dict]] = {}
-    for folder, data in datasets:
+    for folder, data, index in datasets:
         started = time.perf_counter()
-        index = open_or_build_index(data.corpus_path, None, None)
         qids = list(data.queries)
         hits_per_query = index.search_many([data.queries[q] for q in qids], 100, mode)  # type: ignore[arg-type]
         runs: dict[str, dict[str, dict[str, float]]] = {c.label: {} for c in combinations}
