@@ -12,6 +12,8 @@ same candidates:
 * + traceback-frame, + path, + identifier boosts, each alone, then all together;
 * the default configuration (``LocalizeConfig()``), and its file ranking aggregated by ``rrf``;
 * + the vote of earlier commits with similar messages (``codehunt.localize.history``, BugLocator) at several weights;
+* with ``--model DIR`` (repeatable): dense, hybrid and the default again over an index built with that model
+  (a localization retriever trained on ``benchmarks/fix_pairs.py``'s pairs);
 * + a cross-encoder reranker (when ``--reranker`` is given): alone, RRF-fused with the first stage (w=1), and
   with the combination stored in its directory (``codehunt train rerank-weight``; what ``--rerank DIR`` applies).
 
@@ -20,7 +22,7 @@ items in the top k), Recall@10 and MRR; see ``codehunt.localize.resolve_gold`` f
 units are matched. Test files are left out, as in SWE-bench.
 
     flock /tmp/codehunt-heavy.lock python benchmarks/localize.py --repos /tmp/swe-repos \\
-        [--only psf/requests,pallets/flask] [--reranker DIR] [--json out.json]
+        [--only psf/requests,pallets/flask] [--reranker DIR] [--model DIR] [--json out.json]
 """
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ HISTORY_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 """Weights of the earlier-similar-commits vote tried (``codehunt.localize.history``), each a row."""
 
 
-def rows(default: LocalizeConfig, reranker: Path | None) -> list[tuple[str, LocalizeConfig]]:
+def rows(default: LocalizeConfig, reranker: Path | None, models: "list[str] | None" = None) -> list[tuple[str, LocalizeConfig]]:
     """(label, config) per table row; list variants are keyed by the config's query fields."""
     plain = replace(default, boosts=False)
     none = replace(default, boosts=True, frame_weight=0.0, path_weight=0.0, name_weight=0.0)
@@ -90,6 +92,12 @@ def rows(default: LocalizeConfig, reranker: Path | None) -> list[tuple[str, Loca
         result.append(("default + reranker alone", replace(default, rerank=reranker, rerank_fusion=0.0)))
         result.append(("default + reranker fused with first stage (w=1)", replace(default, rerank=reranker, rerank_fusion=1.0)))
         result.append(("default + reranker, its stored combination", replace(default, rerank=reranker)))
+    for model in models or []:
+        name = Path(model).name
+        trained = replace(default, model=model)
+        result.append((f"[{name}] dense, passages (MaxP)", replace(trained, boosts=False, mode="dense", dense_query="max")))
+        result.append((f"[{name}] hybrid (MaxP + identifiers)", replace(trained, boosts=False)))
+        result.append((f"[{name}] default", trained))
     return result
 
 
@@ -101,6 +109,8 @@ def main() -> None:
     parser.add_argument("--repos", type=Path, required=True, help="folder of owner__name git directories")
     parser.add_argument("--only", default="", help="comma-separated owner/name list (default: every repo present)")
     parser.add_argument("--reranker", type=Path, help="cross-encoder dir (adds a row)")
+    parser.add_argument("--model", action="append", default=[],
+                        help="another embedding model (e.g. a localization retriever): its own index per revision, 3 rows")
     parser.add_argument("--cache", type=Path, help="index + embedding cache (default $CODEHUNT_CACHE or ~/.cache/codehunt)")
     parser.add_argument("--json", type=Path, help="also write aggregate, per-repo and per-instance results here")
     args = parser.parse_args()
@@ -109,7 +119,7 @@ def main() -> None:
 
     started = time.perf_counter()
     default = LocalizeConfig(cache_dir=args.cache)
-    table_rows = rows(default, args.reranker)
+    table_rows = rows(default, args.reranker, args.model)
     rescorers = {fusion: load_rescorer(args.reranker, first_stage_weight=fusion) for fusion in (0.0, 1.0, None)} if args.reranker else {}
     gold = read_gold(args.gold)
     wanted = {name for name in args.only.split(",") if name}
@@ -119,27 +129,32 @@ def main() -> None:
     ]
     if not instances:
         sys.exit(f"no instance has its repository under {args.repos}")
-    encoder = make_encoder(default)
+    models = list(dict.fromkeys([default.model, *(config.model for _, config in table_rows)]))
+    encoders = {model: make_encoder(replace(default, model=model)) for model in models}
     results: dict[str, list] = defaultdict(list)
     seconds: dict[str, float] = defaultdict(float)
     build_seconds = history_seconds = 0.0
     for number, instance in enumerate(instances, start=1):
         repo = repo_directory(args.repos, instance["repo"])
         began = time.perf_counter()
-        index = revision_index(repo, instance["base_commit"], default, encoder)
+        tables = {}
+        for model, encoder in encoders.items():
+            index = revision_index(repo, instance["base_commit"], replace(default, model=model), encoder)
+            tables[model] = UnitTable(index)
         build_seconds += time.perf_counter() - began
-        table = UnitTable(index)
+        table = tables[default.model]
         issue = instance["problem_statement"]
         evidence = extract_evidence(issue)
         present = files_at(repo, instance["base_commit"])
         began = time.perf_counter()
         votes = history_votes(repo, instance["base_commit"], issue, replace(default, history_weight=1.0), set(table.paths))
         history_seconds += time.perf_counter() - began
-        lists: dict[tuple[str, str, int], list[str]] = {}
+        lists: dict[tuple[str, str, int, str], list[str]] = {}
         for label, config in table_rows:
             began = time.perf_counter()
-            key_dense = ("dense", config.dense_query, config.passage_chars)
-            key_bm25 = ("bm25", config.bm25_query, 0)
+            table = tables[config.model]
+            key_dense = ("dense", config.dense_query, config.passage_chars, config.model)
+            key_bm25 = ("bm25", config.bm25_query, 0, config.model)
             if config.mode != "bm25" and key_dense not in lists:
                 lists[key_dense] = dense_ranking(table, issue, config)
             if config.mode != "dense" and key_bm25 not in lists:

@@ -100,7 +100,7 @@ def commit_pairs(repo: Path, config: PairsConfig, dropped: Counter[str], show_pr
     """Pairs from every non-merge commit reachable from ``config.rev`` (default HEAD), newest first."""
     if not is_git_repository(repo):
         raise BadInputError(f"{repo} is not a git repository: commit pairs need a work tree or a bare repository")
-    name = repo.resolve().name
+    name = repo.absolute().name
     name = name[: -len(".git")] if name.endswith(".git") else name
     chunk_config = ChunkConfig()
     commits = 0

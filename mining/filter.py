@@ -25,11 +25,15 @@ import numpy as np
 from codehunt.index.encoder import Encoder
 from codehunt.index.errors import ConfigError
 from codehunt.mining.config import config_to_json, require_at_least
-from codehunt.mining.records import normalize_whitespace, read_pairs, text_key
+from codehunt.mining.records import Pair, normalize_whitespace, read_pairs, text_key
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+GROUPINGS = ("none", "repo")
+"""``repo`` is the localization-aware rule (SweRank, Reddy et al., 2025): a commit's changed function must
+stand out among its own repository's code, the candidates a localizer actually ranks it against, rather
+than among every repository's (where code of another domain is easy to beat)."""
 SCORE_TOLERANCE = 1e-5
 """Competitors must beat the positive by more than this (float32 dot products differ by ~1e-7)."""
 
@@ -46,6 +50,8 @@ class FilterConfig:
     top_k: int = field(default=2, metadata={"help": "keep a pair when its positive ranks within this many"})
     pool_size: int | None = field(default=None, metadata={"help": "rank among a random sample of this many positives (default: all)"})
     min_score: float | None = field(default=None, metadata={"help": "also require query-positive cosine >= this"})
+    group_by: str = field(default="none", metadata={"help": "none: rank among every positive | repo: only among the "
+                                                            "positives of the pair's own repository (localization)"})
     batch_size: int = field(default=64, metadata={"help": "texts per encoder forward pass"})
     block_size: int = field(default=8192, metadata={"help": "queries embedded and searched per block (bounds memory)"})
     cache_dir: Path | None = field(default=None, metadata={"help": "embedding cache folder (re-runs skip encoding)"})
@@ -55,6 +61,8 @@ class FilterConfig:
     def __post_init__(self) -> None:
         require_at_least(self, 1, "top_k", "block_size", "batch_size")
         require_at_least(self, 1, "pool_size", optional=True)
+        if self.group_by not in GROUPINGS:
+            raise ConfigError(f"--group-by must be one of {', '.join(GROUPINGS)}; got {self.group_by!r}")
         if self.min_score is not None and not -1.0 <= self.min_score <= 1.0:
             raise ConfigError(f"--min-score is a cosine, between -1 and 1; got {self.min_score}")
 
@@ -67,6 +75,33 @@ class FilterConfig:
     def report_path(self) -> Path:
         output = Path(self.output)
         return Path(self.report) if self.report else output.with_name(f"{_stem(output)}.report.json")
+
+
+def pair_groups(pairs: Sequence[Pair], group_by: str) -> dict[str, np.ndarray]:
+    """Pair indices per ranking group: one group of all pairs, or one per repository (sorted by name)."""
+    if group_by == "none":
+        return {"": np.arange(len(pairs), dtype=np.int64)}
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, pair in enumerate(pairs):
+        members[pair.repo].append(index)
+    return {name: np.asarray(members[name], dtype=np.int64) for name in sorted(members)}
+
+
+def per_repo_counts(pairs: Sequence[Pair], keep: np.ndarray) -> dict[str, dict[str, int]]:
+    """Kept and dropped pairs per repository: the filter's report per source."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for index, pair in enumerate(pairs):
+        counts[pair.repo or "(none)"]["kept" if keep[index] else "dropped"] += 1
+    return {repo: {"kept": c["kept"], "dropped": c["dropped"]} for repo, c in sorted(counts.items())}
+
+
+def describe_pool(config: FilterConfig, pool_sizes: list[int], distinct: int) -> str:
+    """The pool, in the report's words."""
+    if config.group_by == "repo":
+        return f"the {min(pool_sizes, default=0)}-{max(pool_sizes, default=0)} distinct positives of its own repository"
+    if config.pool_size is not None and config.pool_size < distinct:
+        return f"a random sample of {config.pool_size} distinct positives"
+    return f"all {distinct} distinct positives"
 
 
 def _stem(path: Path) -> str:
@@ -177,36 +212,35 @@ def filter_consistent_pairs(
 
     log.info("filter: %d pairs, %d distinct positives", len(pairs), len(pool_texts))
     positive_vectors = scorer.encode(pool_texts, "document", show_progress)  # (m, dim)
-    if config.pool_size is not None and config.pool_size < len(pool_texts):
-        rng = np.random.default_rng(config.seed)
-        sample = np.sort(rng.choice(len(pool_texts), size=config.pool_size, replace=False))
-        pool_vectors = positive_vectors[sample]
-        position_in_sample = {int(p): i for i, p in enumerate(sample)}
-    else:
-        sample = np.arange(len(pool_texts))
-        pool_vectors = positive_vectors
-        position_in_sample = None
 
     ranks = np.empty(len(pairs), dtype=np.int64)
     scores = np.empty(len(pairs), dtype=np.float32)
     best = np.empty(len(pairs), dtype=np.int64)
     best_scores = np.empty(len(pairs), dtype=np.float32)
-    for start in range(0, len(pairs), config.block_size):
-        block = range(start, min(start + config.block_size, len(pairs)))
-        query_vectors = scorer.encode([pairs[i].query for i in block], "query", show_progress)  # (b, dim)
-        exclude = []
-        for i in block:
-            siblings = positives_of_query[normalize_whitespace(pairs[i].query)]
-            if position_in_sample is None:
-                exclude.append(sorted(siblings))
-            else:
-                exclude.append(sorted(position_in_sample[s] for s in siblings if s in position_in_sample))
-        result = rank_within_pool(query_vectors, positive_vectors[own[block.start : block.stop]], pool_vectors, exclude, config.top_k)
-        ranks[block.start : block.stop] = result.ranks
-        scores[block.start : block.stop] = result.scores
-        best[block.start : block.stop] = np.where(result.best_competitor >= 0, sample[np.maximum(result.best_competitor, 0)], -1)
-        best_scores[block.start : block.stop] = result.best_competitor_score
-        log.info("filter: ranked %d / %d pairs", block.stop, len(pairs))
+    rng = np.random.default_rng(config.seed)
+    pool_sizes: list[int] = []
+    ranked = 0
+    for members in pair_groups(pairs, config.group_by).values():
+        sample = np.unique(own[members])  # the group's distinct positives, ascending pool ids
+        if config.pool_size is not None and config.pool_size < len(sample):
+            sample = np.sort(rng.choice(sample, size=config.pool_size, replace=False))
+        pool_sizes.append(len(sample))
+        position = {int(p): i for i, p in enumerate(sample)}
+        pool_vectors = positive_vectors[sample]
+        for start in range(0, len(members), config.block_size):
+            block = members[start : start + config.block_size]
+            query_vectors = scorer.encode([pairs[i].query for i in block], "query", show_progress)  # (b, dim)
+            exclude = [
+                sorted(position[s] for s in positives_of_query[normalize_whitespace(pairs[i].query)] if s in position)
+                for i in block
+            ]
+            result = rank_within_pool(query_vectors, positive_vectors[own[block]], pool_vectors, exclude, config.top_k)
+            ranks[block] = result.ranks
+            scores[block] = result.scores
+            best[block] = np.where(result.best_competitor >= 0, sample[np.maximum(result.best_competitor, 0)], -1)
+            best_scores[block] = result.best_competitor_score
+            ranked += len(block)
+            log.info("filter: ranked %d / %d pairs", ranked, len(pairs))
 
     keep_rank = ranks <= config.top_k
     keep_score = scores >= config.min_score if config.min_score is not None else np.ones(len(pairs), dtype=bool)
@@ -238,13 +272,13 @@ def filter_consistent_pairs(
     dropped_count = write_jsonl_atomic(dropped_path, dropped_records())
     seconds = time.perf_counter() - started
     per_source_plain = {source: {"kept": c["kept"], "dropped": c["dropped"]} for source, c in sorted(per_source.items())}
-    pool_description = f"a random sample of {len(sample)}" if position_in_sample is not None else f"all {len(pool_texts)}"
+    pool_description = describe_pool(config, pool_sizes, len(pool_texts))
     report = {
         "format_version": FORMAT_VERSION,
         "method": "CoRNStack consistency filtering (Suresh et al., 2024)",
         "rule": (
             f"keep a pair when its positive ranks within the top {config.top_k} for its query among "
-            f"{pool_description} distinct positives (copies of its own positive and other positives of the "
+            f"{pool_description} (copies of its own positive and other positives of the "
             f"same query do not count; ties go to the pair)"
             + (f", and its cosine is >= {config.min_score}" if config.min_score is not None else "")
         ),
@@ -254,7 +288,9 @@ def filter_consistent_pairs(
         "dropped_output": str(dropped_path),
         "pairs": len(pairs),
         "distinct_positives": len(pool_texts),
-        "pool": len(sample),
+        "pool": max(pool_sizes, default=0),
+        "group_by": config.group_by,
+        "per_repo": per_repo_counts(pairs, keep),
         "kept": kept_count,
         "dropped": dropped_count,
         "kept_share": round(kept_count / len(pairs), 6),

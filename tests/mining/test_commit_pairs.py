@@ -173,3 +173,21 @@ def test_unknown_revision_is_a_clear_error(make_repo, tmp_path: Path) -> None:
     repo.commit("Add a function that doubles numbers", {"m.py": "def double(x):\n    return 2 * x\n"})
     with pytest.raises(BadInputError, match="no-such-branch"):
         mine_pairs(PairsConfig(source=repo.root, output=tmp_path / "p.jsonl", kind="commits", rev="no-such-branch"))
+
+
+def test_a_linked_checkout_is_named_by_its_link(make_repo, tmp_path: Path) -> None:
+    """Mirrors are often stored as ``.../owner+name/repo`` and linked as ``owner__name``: the pairs (and the
+    leakage rules) must see the link's name, not the target folder's ``repo``."""
+    repo = make_repo("repo")
+    build_history(repo)
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "acme__shop").symlink_to(repo.root)
+    (links / "psf__requests").symlink_to(repo.root)
+    output = tmp_path / "pairs.jsonl"
+    mine_pairs(PairsConfig(source=links / "acme__shop", output=output, kind="commits"))
+    assert {p.repo for p in read_pairs(output)} == {"acme__shop"}
+    rules = tmp_path / "training_exclusions.txt"
+    rules.write_text("github psf/requests\n", encoding="utf-8")
+    result = mine_pairs(PairsConfig(source=links / "psf__requests", output=tmp_path / "excluded.jsonl", kind="commits", exclusions=rules))
+    assert result.pairs == 0 and result.dropped["excluded-project"] > 0

@@ -117,3 +117,33 @@ def test_min_score_and_sampled_pool(tmp_path: Path, default_encoder) -> None:
     report = json.loads(sampled.report.read_text(encoding="utf-8"))
     assert report["pool"] == 3 and "random sample of 3" in report["rule"]
     assert sampled.kept == 7  # every matched positive beats any 3 others
+
+
+def test_group_by_repo_ranks_only_against_the_own_repository(tmp_path: Path, default_encoder) -> None:
+    """The localization rule: a commit's function competes with its own repository's code only. Here a string
+    query's positive is a list function: any pool holding reverse_string drops it, its own repository's does not."""
+    def in_repo(repo: str, query: str, name: str) -> dict:
+        return Pair(query, CODES[name], f"{repo}:lib.py::{name}", "commit", repo, "", "lib.py", name).to_json()
+
+    records = [in_repo("strings", QUERIES[name], name) for name in ("reverse_string", "download", "read_lines")]
+    records += [in_repo("lists", QUERIES[name], name) for name in ("factorial", "mean")]
+    records.append(in_repo("lists", "reverse the characters in a string backwards", "reverse_list"))
+    source = write_pairs(tmp_path / "pairs.jsonl", records)
+    flat = filter_consistent_pairs(FilterConfig(input=source, output=tmp_path / "flat.jsonl", top_k=1), encoder=default_encoder)
+    assert "reverse_list" not in {p.qualname for p in read_pairs(flat.output)}
+    grouped = filter_consistent_pairs(
+        FilterConfig(input=source, output=tmp_path / "grouped.jsonl", top_k=1, group_by="repo"), encoder=default_encoder
+    )
+    assert {(p.repo, p.qualname) for p in read_pairs(grouped.output)} == {(r["repo"], r["qualname"]) for r in records}
+    report = json.loads(grouped.report.read_text(encoding="utf-8"))
+    assert report["group_by"] == "repo" and report["pool"] == 3 and "own repository" in report["rule"]
+    assert report["per_repo"] == {"lists": {"kept": 3, "dropped": 0}, "strings": {"kept": 3, "dropped": 0}}
+    flat_report = json.loads(flat.report.read_text(encoding="utf-8"))
+    assert flat_report["per_repo"]["lists"] == {"kept": 2, "dropped": 1}
+
+
+def test_unknown_grouping_is_refused(tmp_path: Path) -> None:
+    from codehunt.index.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--group-by"):
+        FilterConfig(input=tmp_path / "p.jsonl", output=tmp_path / "f.jsonl", group_by="file")

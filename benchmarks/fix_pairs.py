@@ -1,0 +1,129 @@
+"""Localization training data from real fixes: commit message -> the functions the commit changed, mined from the
+git histories of many public Python repositories that the evaluation does not use.
+
+    python benchmarks/fix_pairs.py --repos /tmp/fix-repos --work /tmp/fix [--top-k 10 --top-k 50]
+
+``--repos`` holds one git repository (bare or a work tree, or a link to one) per project, named ``owner__name``.
+
+1. Every repository through ``codehunt mine pairs --kind commits`` with the leakage rules of
+   ``../shared/data/training_exclusions.txt``: a repository it lists (every repository the localization
+   evaluation uses is among them) yields nothing and is reported as dropped. Each repository's part is kept in
+   ``WORK/parts`` and reused by a later run (delete it to mine again).
+2. One pass over the concatenation drops positives seen twice (vendored copies across repositories), and each
+   positive is written as a localization index embeds a unit (``path qualname`` line, then the code:
+   ``codehunt.index.corpus.embedding_text``), so training sees what ``codehunt localize`` ranks.
+3. With ``--top-k``: the localization-aware consistency filter (``codehunt mine filter --group-by repo``): a pair
+   is kept when its changed function ranks within the top K for its commit message among the functions mined from
+   its own repository, for each K asked; the report gives the kept share per repository. ``WORK/pairs.top{K}.jsonl``
+   is ready for ``codehunt train retriever``.
+
+Prints one table: commits read, pairs, and the main skip reasons per repository, then the filter rows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+DATA = Path(os.environ.get("CODEHUNT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
+REPORT_LINE = re.compile(r"wrote (\d+) .* pairs to .*; dropped: (\{.*\})")
+
+
+def codehunt(*args: str) -> str:
+    """Run one codehunt command in a child process; its last stderr line (the summary)."""
+    done = subprocess.run([sys.executable, "-m", "codehunt", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"codehunt {' '.join(args[:2])} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return (done.stderr.strip().splitlines() or [""])[-1]
+
+
+def mine_repository(repo: Path, part: Path, exclusions: Path, max_commits: int | None) -> dict:
+    """Commit pairs of one repository (reused when its part exists), with the skip counts of its report."""
+    summary_path = part.with_suffix(".summary.json")
+    if part.is_file() and summary_path.is_file():
+        return json.loads(summary_path.read_text(encoding="utf-8"))
+    options = ["--max-commits", str(max_commits)] if max_commits else []
+    line = codehunt("mine", "pairs", str(repo), "-o", str(part), "--kind", "commits", "--exclusions", str(exclusions), *options)
+    match = REPORT_LINE.search(line)
+    summary = {"pairs": int(match.group(1)) if match else 0,
+               "dropped": json.loads(match.group(2).replace("'", '"')) if match else {}, "line": line}
+    if not part.is_file():  # nothing kept (an excluded repository): an empty part, so the run is resumable
+        part.write_text("", encoding="utf-8")
+    summary_path.write_text(json.dumps(summary), encoding="utf-8")
+    return summary
+
+
+def write_as_indexed(source: Path, target: Path) -> int:
+    """Rewrite each pair's positive the way the index embeds its unit; returns the number of pairs."""
+    from codehunt.index.corpus import embedding_text
+    from codehunt.index.storage import write_jsonl_atomic
+    from codehunt.index.types import Chunk
+    from codehunt.mining.records import read_pairs
+
+    def records():
+        for pair in read_pairs(source):
+            chunk = Chunk(pair.positive_id, pair.path, pair.qualname, "function", "python", 1, 1, pair.positive)
+            yield {**pair.to_json(), "positive": embedding_text(chunk)}
+
+    return write_jsonl_atomic(target, records())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repos", type=Path, required=True, help="folder of owner__name git repositories")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/codehunt-fixes"))
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--max-commits", type=int, default=None, help="newest commits read per repository")
+    parser.add_argument("--top-k", type=int, action="append", default=[], help="filter with this K (repeatable)")
+    parser.add_argument("--model", default="default", help="the filter's scorer model")
+    parser.add_argument("--reverse", action="store_true", help="mine the repositories in reverse order")
+    parser.add_argument("--mine-only", action="store_true",
+                        help="stop after mining the parts (a second process with --reverse shares the work)")
+    args = parser.parse_args()
+    exclusions = args.data / "training_exclusions.txt"
+    if not exclusions.is_file():
+        sys.exit(f"{exclusions} is missing: the leakage rules are required to mine training data")
+    if not args.repos.is_dir():
+        sys.exit(f"{args.repos} is not a folder: pass a folder of owner__name git repositories")
+    parts = args.work / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    repos = sorted(p for p in args.repos.iterdir() if not p.name.startswith("."))
+    summaries: dict[str, dict] = {}
+    for number, repo in enumerate(reversed(repos) if args.reverse else repos, 1):
+        summaries[repo.name] = mine_repository(repo, parts / f"{repo.name}.jsonl", exclusions, args.max_commits)
+        print(f"mined {number}/{len(repos)} repositories: {repo.name} {summaries[repo.name]['pairs']} pairs", file=sys.stderr)
+    if args.mine_only:
+        return
+    raw = args.work / "pairs.raw.jsonl"
+    with raw.open("w", encoding="utf-8") as handle:
+        for repo in repos:
+            handle.write((parts / f"{repo.name}.jsonl").read_text(encoding="utf-8"))
+    deduped = args.work / "pairs.deduped.jsonl"
+    dedupe_line = codehunt("mine", "pairs", str(raw), "-o", str(deduped), "--kind", "file", "--exclusions", str(exclusions))
+    pairs = args.work / "pairs.jsonl"
+    write_as_indexed(deduped, pairs)
+
+    print("| repository | pairs | excluded | no function changed | huge | version bump | short message |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, summary in summaries.items():
+        dropped = summary["dropped"]
+        print(f"| {name} | {summary['pairs']} | {dropped.get('excluded-project', 0)} | {dropped.get('no-function-changed', 0)} "
+              f"| {dropped.get('huge-commit', 0)} | {dropped.get('version-bump', 0)} | {dropped.get('short-message', 0)} |")
+    total = sum(s["pairs"] for s in summaries.values())
+    with_pairs = sum(1 for s in summaries.values() if s["pairs"])
+    print(f"\n{total} raw pairs from {with_pairs} repositories; across repositories: {dedupe_line}")
+    for k in args.top_k:
+        filtered = args.work / f"pairs.top{k}.jsonl"
+        codehunt("mine", "filter", str(pairs), "-o", str(filtered), "--group-by", "repo", "--top-k", str(k),
+                 "--model", args.model, "--cache-dir", str(args.work / "cache"))
+        report = json.loads(filtered.with_name(f"pairs.top{k}.report.json").read_text(encoding="utf-8"))
+        print(f"filter top-{k} within the own repository: kept {report['kept']} of {report['pairs']} "
+              f"({report['kept_share']:.1%}), {report['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
