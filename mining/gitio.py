@@ -6,6 +6,7 @@ process per file would dominate the run time, so blobs are read through a single
 """
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import IO, Iterator
 from codehunt.index.errors import BadInputError
 from codehunt.index.git import git  # noqa: F401 - re-exported: one git runner for every layer
 
-_RECORD = b"\x1e"
+_RECORD = re.compile(rb"\x1e(?=[0-9a-f]{40}(?:[0-9a-f]{24})?\x00)")
+"""A commit record starts with the record separator, the commit's sha and a NUL. Diffs can hold the separator
+(a text file with control characters: rich's tests do) but never a NUL, since git shows such files as binary."""
 _FIELD = b"\x00"
 _END_OF_MESSAGE = b"\x1f"
 
@@ -76,7 +79,7 @@ def _records(stream: IO[bytes]) -> Iterator[bytes]:
     buffer = b""
     for block in iter(lambda: stream.read(1 << 16), b""):
         buffer += block
-        parts = buffer.split(_RECORD)
+        parts = _RECORD.split(buffer)
         buffer = parts.pop()
         for part in parts:
             if part:

@@ -29,6 +29,8 @@ measured on the SWE-bench Verified dev instances in ``benchmarks/localize.py``):
    identifier BM25 query already rewards mentions), so their default weight is 0.
    **History** (optional, ``history_weight``): earlier commits whose messages resemble the issue
    vote for the files they changed (BugLocator; :mod:`codehunt.localize.history`), in the same units.
+   **Structure** (optional, ``structure_weight``): the callers and callees of the best candidates, by a
+   name-based call graph, share their rank (:mod:`codehunt.localize.structure`), in the same units.
 5. **Reranking** (optional): a cross-encoder rescores the top ``rerank_depth`` units.
 6. **Files** are ranked from the unit ranking: ``max`` (a file's best unit, i.e. the unit
    ranking de-duplicated by file, the CoRNStack/SweRank convention) or ``rrf`` (a file
@@ -39,7 +41,7 @@ Gold matching (``resolve_gold``) is documented there.
 
 Modules: ``config`` (:class:`LocalizeConfig`, which paths may rank), ``units`` (the index's unit table and
 which files an issue names), ``ranking`` (steps 1-6), ``boosts`` (step 4), ``history`` (step 4's commit
-votes), ``revisions`` (an index per commit, cached), ``issue`` (read, localize and print one issue), ``gold``, ``metrics`` and ``evaluate``
+votes), ``structure`` (step 4's call-graph votes), ``revisions`` (an index per commit, cached), ``issue`` (read, localize and print one issue), ``gold``, ``metrics`` and ``evaluate``
 (scoring on SWE-bench-style instances). Every public name is importable from ``codehunt.localize``.
 """
 from __future__ import annotations

@@ -57,6 +57,11 @@ class LocalizeConfig:
     history_commits: int = field(default=5000, metadata={"help": "newest commits before the revision whose messages are searched"})
     history_depth: int = field(default=20, metadata={"help": "most similar earlier commits that vote"})
     history_max_files: int = field(default=20, metadata={"help": "commits changing more files than this do not vote"})
+    structure_weight: float = field(
+        default=0.0,
+        metadata={"help": "boost for callers and callees of the best candidates (a name-based call graph; 0: off)"},
+    )
+    structure_top: int = field(default=10, metadata={"help": "best candidates whose callers and callees get the structure boost"})
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
     rerank_depth: int = field(default=30, metadata={"help": "units the reranker rescores"})
     rerank_fusion: float | None = field(
@@ -79,6 +84,7 @@ class LocalizeConfig:
              "k and depth must be >= 1, rerank_depth and rerank_fusion >= 0"),
             (self.history_weight >= 0 and self.history_commits >= 1 and self.history_depth >= 1 and self.history_max_files >= 1,
              "history_weight must be >= 0 and history_commits, history_depth, history_max_files >= 1"),
+            (self.structure_weight >= 0 and self.structure_top >= 1, "structure_weight must be >= 0 and structure_top >= 1"),
             (self.passage_chars >= 50 and self.max_passages >= 1, "passage_chars must be >= 50 and max_passages >= 1"),
         ]
         for ok, message in checks:

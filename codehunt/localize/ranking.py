@@ -12,6 +12,7 @@ from codehunt.index.tokenize import tokenize_code
 from codehunt.issue_text import IssueEvidence, extract_evidence, split_issue
 from codehunt.localize.boosts import evidence_boosts
 from codehunt.localize.config import LocalizeConfig, candidate_filter
+from codehunt.localize.structure import structure_votes
 from codehunt.localize.units import UnitTable
 
 if TYPE_CHECKING:
@@ -116,6 +117,11 @@ def rank_issue(
     if history and config.history_weight > 0:
         bonus = config.history_weight / (config.rrf_k + 1)
         scores = {unit: score + bonus * history.get(table.chunk(unit).path, 0.0) for unit, score in scores.items()}
+    if config.structure_weight > 0 and scores:
+        ranked = [unit for unit, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
+        bonus = config.structure_weight / (config.rrf_k + 1)
+        for unit, vote in structure_votes(table.call_graph, ranked, config.structure_top, candidate_filter(config)).items():
+            scores[unit] = scores.get(unit, 0.0) + bonus * vote
     units = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     if rescorer is not None and config.rerank_depth > 0 and units:
         units = rerank_units(table, issue, units, rescorer, config.rerank_depth)

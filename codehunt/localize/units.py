@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from codehunt.issue_text import path_match_length
@@ -9,6 +10,7 @@ from codehunt.issue_text import path_match_length
 if TYPE_CHECKING:
     from codehunt.index.index import Index
     from codehunt.index.types import Chunk
+    from codehunt.localize.structure import CallGraph
 
 
 class UnitTable:
@@ -29,6 +31,13 @@ class UnitTable:
 
     def chunk(self, unit: str) -> "Chunk":
         return self.index.units.chunk(unit)
+
+    @cached_property
+    def call_graph(self) -> "CallGraph":
+        """Who calls which name (:class:`codehunt.localize.structure.CallGraph`), built on first use."""
+        from codehunt.localize.structure import CallGraph
+
+        return CallGraph(self)
 
     def paths_named(self, mentioned: str, exact: bool = False) -> list[str]:
         """Index paths a mentioned path names.

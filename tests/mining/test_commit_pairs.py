@@ -191,3 +191,20 @@ def test_a_linked_checkout_is_named_by_its_link(make_repo, tmp_path: Path) -> No
     rules.write_text("github psf/requests\n", encoding="utf-8")
     result = mine_pairs(PairsConfig(source=links / "psf__requests", output=tmp_path / "excluded.jsonl", kind="commits", exclusions=rules))
     assert result.pairs == 0 and result.dropped["excluded-project"] > 0
+
+
+def test_control_characters_in_a_diff_do_not_split_commits(make_repo, tmp_path: Path) -> None:
+    """``git log``'s record separator (0x1e) inside a text file's diff (terminal-escape tests do this) must not be
+    read as the start of another commit."""
+    repo = make_repo("escapes")
+    first = repo.commit("Add the escape table for terminal output", {"codes.py": 'def separator():\n    return "\x1e"\n\n\ndef unit():\n    return "\x1f"\n'})
+    second = repo.commit("Use a record separator that terminals ignore", {"codes.py": 'def separator():\n    return "\x1e;"\n\n\ndef unit():\n    return "\x1f"\n'})
+    output = tmp_path / "pairs.jsonl"
+    mine_pairs(PairsConfig(source=repo.root, output=output, kind="commits"))
+    got = sorted((p.query, p.qualname, p.rev) for p in read_pairs(output))
+    assert got == [
+        ("Add the escape table for terminal output", "separator", first),
+        ("Add the escape table for terminal output", "unit", first),
+        ("Use a record separator that terminals ignore", "separator", first),
+    ]
+    assert second

@@ -1,0 +1,71 @@
+"""Repository structure as evidence: the callers and callees of an issue's best candidates share their rank.
+
+Graph-based localizers (LocAgent, Chen et al., 2025; CoSIL, Jiang et al., 2025) walk the code graph outward
+from the first hits, because the function an issue's words match is often not the one the fix edits but its
+caller or callee (the error is raised in a helper, the wrong value is built by the caller). codehunt keeps
+that as one cheap, training-free signal: a static call graph approximated by names (a unit calls ``name``
+when ``name(`` appears in its code, and ``name`` resolves to every unit whose last qualname part it is, each
+taking 1/n), and each of the top candidates votes for its neighbours with weight 1/rank. No type inference:
+``self.save(`` points at every ``save``, which is why a name with many definitions counts for little.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+from collections import defaultdict
+from typing import TYPE_CHECKING, Callable, Sequence
+
+if TYPE_CHECKING:
+    from codehunt.index.types import Chunk
+    from codehunt.localize.units import UnitTable
+
+_CALL = re.compile(r"(?<![\w])([A-Za-z_]\w*)\s*\(")
+MAX_DEFINITIONS = 20
+"""A called name defined more often than this (``__init__``, ``get``) links nothing: it says nothing specific."""
+
+
+class CallGraph:
+    """Who calls which name, over every unit of an index (built once per index, in one pass over its chunks)."""
+
+    def __init__(self, table: "UnitTable"):
+        self.table = table
+        self.calls: dict[str, set[str]] = defaultdict(set)  # unit -> names it calls
+        self.callers: dict[str, set[str]] = defaultdict(set)  # name -> units calling it
+        for chunk in table.index.chunks:
+            for name in _CALL.findall(chunk.text):
+                if keyword.iskeyword(name):
+                    continue
+                self.calls[chunk.unit].add(name)
+                self.callers[name].add(chunk.unit)
+
+    def neighbours(self, unit: str) -> dict[str, float]:
+        """Units ``unit`` calls and units that call it, each weighted 1 / (definitions sharing the linking name)."""
+        found: dict[str, float] = defaultdict(float)
+        for name in self.calls.get(unit, ()):
+            definitions = self.table.by_name.get(name, [])
+            if 0 < len(definitions) <= MAX_DEFINITIONS:
+                for callee in definitions:
+                    found[callee] = max(found[callee], 1.0 / len(definitions))
+        qualname = self.table.chunk(unit).qualname
+        own_name = qualname.rsplit(".", 1)[-1] if qualname else ""
+        definitions = self.table.by_name.get(own_name, [])
+        if unit in definitions and len(definitions) <= MAX_DEFINITIONS:
+            for caller in self.callers.get(own_name, ()):
+                found[caller] = max(found[caller], 1.0 / len(definitions))
+        found.pop(unit, None)
+        return dict(found)
+
+
+def structure_votes(
+    graph: CallGraph, ranked_units: Sequence[str], top: int, keep: Callable[["Chunk"], bool]
+) -> dict[str, float]:
+    """Per unit, the votes of the ``top`` best candidates it is linked to (weight x 1/rank), scaled to max 1.
+
+    Units ``keep`` rejects (test files, excluded paths) get no vote, so the signal cannot pull them in."""
+    votes: dict[str, float] = defaultdict(float)
+    for rank, unit in enumerate(ranked_units[:top], start=1):
+        for neighbour, weight in graph.neighbours(unit).items():
+            if keep(graph.table.chunk(neighbour)):
+                votes[neighbour] += weight / rank
+    best = max(votes.values(), default=0.0)
+    return {unit: vote / best for unit, vote in votes.items()} if best > 0 else {}
