@@ -33,12 +33,17 @@ DATA = Path(os.environ.get("CODEHUNT_SHARED", Path(__file__).resolve().parents[2
 REPORT_LINE = re.compile(r"wrote (\d+) .* pairs to .*; dropped: (\{.*\})")
 
 
+class CommandFailed(Exception):
+    """A codehunt child process exited non-zero; the message is its last stderr line."""
+
+
 def codehunt(*args: str) -> str:
     """Run one codehunt command in a child process; its last stderr line (the summary)."""
     done = subprocess.run([sys.executable, "-m", "codehunt", *args], capture_output=True, text=True, check=False)
+    last = (done.stderr.strip().splitlines() or [""])[-1]
     if done.returncode != 0:
-        sys.exit(f"codehunt {' '.join(args[:2])} failed: {done.stderr.strip().splitlines()[-1:]}")
-    return (done.stderr.strip().splitlines() or [""])[-1]
+        raise CommandFailed(f"codehunt {' '.join(args[:2])} failed: {last}")
+    return last
 
 
 def mine_repository(repo: Path, part: Path, exclusions: Path, max_commits: int | None) -> dict:
@@ -47,10 +52,15 @@ def mine_repository(repo: Path, part: Path, exclusions: Path, max_commits: int |
     if part.is_file() and summary_path.is_file():
         return json.loads(summary_path.read_text(encoding="utf-8"))
     options = ["--max-commits", str(max_commits)] if max_commits else []
-    line = codehunt("mine", "pairs", str(repo), "-o", str(part), "--kind", "commits", "--exclusions", str(exclusions), *options)
+    try:
+        line = codehunt("mine", "pairs", str(repo), "-o", str(part), "--kind", "commits", "--exclusions", str(exclusions), *options)
+    except CommandFailed as failed:  # e.g. a partial mirror that lacks old objects: reported, not fatal
+        line = str(failed)
+        print(f"  {repo.name}: {line}", file=sys.stderr)
     match = REPORT_LINE.search(line)
     summary = {"pairs": int(match.group(1)) if match else 0,
-               "dropped": json.loads(match.group(2).replace("'", '"')) if match else {}, "line": line}
+               "dropped": json.loads(match.group(2).replace("'", '"')) if match else {}, "line": line,
+               "failed": match is None}
     if not part.is_file():  # nothing kept (an excluded repository): an empty part, so the run is resumable
         part.write_text("", encoding="utf-8")
     summary_path.write_text(json.dumps(summary), encoding="utf-8")
@@ -73,6 +83,13 @@ def write_as_indexed(source: Path, target: Path) -> int:
 
 
 def main() -> None:
+    try:
+        run()
+    except CommandFailed as failed:
+        sys.exit(str(failed))
+
+
+def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repos", type=Path, required=True, help="folder of owner__name git repositories")
     parser.add_argument("--work", type=Path, default=Path("/tmp/codehunt-fixes"))
@@ -115,7 +132,10 @@ def main() -> None:
               f"| {dropped.get('huge-commit', 0)} | {dropped.get('version-bump', 0)} | {dropped.get('short-message', 0)} |")
     total = sum(s["pairs"] for s in summaries.values())
     with_pairs = sum(1 for s in summaries.values() if s["pairs"])
+    failed = [name for name, s in summaries.items() if s.get("failed")]
     print(f"\n{total} raw pairs from {with_pairs} repositories; across repositories: {dedupe_line}")
+    if failed:
+        print(f"could not be read (left out): {', '.join(failed)}")
     for k in args.top_k:
         filtered = args.work / f"pairs.top{k}.jsonl"
         codehunt("mine", "filter", str(pairs), "-o", str(filtered), "--group-by", "repo", "--top-k", str(k),

@@ -12,6 +12,7 @@ same candidates:
 * + traceback-frame, + path, + identifier boosts, each alone, then all together;
 * the default configuration (``LocalizeConfig()``), and its file ranking aggregated by ``rrf``;
 * + the vote of earlier commits with similar messages (``codehunt.localize.history``, BugLocator) at several weights;
+* + the vote of the best candidates for their callers and callees (``codehunt.localize.structure``) at several weights;
 * with ``--model DIR`` (repeatable): dense, hybrid and the default again over an index built with that model
   (a localization retriever trained on ``benchmarks/fix_pairs.py``'s pairs);
 * + a cross-encoder reranker (when ``--reranker`` is given): alone, RRF-fused with the first stage (w=1), and
@@ -66,6 +67,8 @@ COLUMNS = (
 
 HISTORY_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 """Weights of the earlier-similar-commits vote tried (``codehunt.localize.history``), each a row."""
+STRUCTURE_WEIGHTS = (0.25, 0.5, 1.0)
+"""Weights of the callers-and-callees vote tried (``codehunt.localize.structure``), each a row."""
 
 
 def rows(default: LocalizeConfig, reranker: Path | None, models: "list[str] | None" = None) -> list[tuple[str, LocalizeConfig]]:
@@ -86,6 +89,7 @@ def rows(default: LocalizeConfig, reranker: Path | None, models: "list[str] | No
         ("hybrid + frame + path + name", replace(none, frame_weight=1.0, path_weight=0.5, name_weight=0.5)),
         ("default", default),
         *[(f"default + history (w={w:g})", replace(default, history_weight=w)) for w in HISTORY_WEIGHTS],
+        *[(f"default + structure (w={w:g})", replace(default, structure_weight=w)) for w in STRUCTURE_WEIGHTS],
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
     if reranker is not None:

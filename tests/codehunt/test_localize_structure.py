@@ -1,0 +1,106 @@
+"""The structure signal of issue localization: callers and callees of the best candidates, on a real indexed repo."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codehunt.index.errors import BadInputError
+from codehunt.localize import LocalizeConfig, localize_issue, revision_index
+from codehunt.localize.config import candidate_filter
+from codehunt.localize.structure import MAX_DEFINITIONS, structure_votes
+from codehunt.localize.units import UnitTable
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
+    "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+}
+MANY = MAX_DEFINITIONS + 1
+FILES = {
+    "shop/checkout.py": (
+        "from shop.pricing import cart_total\n\n\n"
+        "def checkout(cart, card):\n    \"\"\"Charge the card for the cart at checkout and print a receipt.\"\"\"\n"
+        "    amount = cart_total(cart)\n    if (amount):\n        print_receipt(amount)\n    return reset(card)\n\n\n"
+        "def print_receipt(amount):\n    \"\"\"Print the receipt of one checkout.\"\"\"\n    return f'paid {amount}'\n"
+    ),
+    "shop/pricing.py": (
+        "def cart_total(cart):\n    \"\"\"Sum of prices.\"\"\"\n    return sum(item.price * item.quantity for item in cart)\n"
+    ),
+    "shop/stock.py": "def restock(name, count):\n    \"\"\"Order more of a product from the supplier.\"\"\"\n    return (name, count)\n",
+    # `reset` is defined more than MAX_DEFINITIONS times: calling it links nothing.
+    "shop/resets.py": "".join(f"class Reset{i}:\n    def reset(self):\n        return {i}\n\n\n" for i in range(MANY)),
+    "tests/test_pricing.py": "def test_cart_total():\n    assert cart_total([]) == 0\n",
+}
+
+
+def git(root: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("structure")
+    git(root, "init", "-q", "-b", "main")
+    for path, text in FILES.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Add the shop")
+    return {"root": root, "cache": tmp_path_factory.mktemp("cache")}
+
+
+@pytest.fixture(scope="module")
+def table(shop: dict, default_encoder) -> UnitTable:  # noqa: ANN001
+    config = LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], include_tests=True)
+    return UnitTable(revision_index(shop["root"], None, config, default_encoder))
+
+
+def unit(table: UnitTable, qualname: str) -> str:
+    (found,) = table.by_qualname[qualname]
+    return found
+
+
+def test_callees_and_callers_by_name(table: UnitTable) -> None:
+    graph = table.call_graph
+    checkout, total = unit(table, "checkout"), unit(table, "cart_total")
+    neighbours = graph.neighbours(checkout)
+    # Its callees, each the one definition of its name; `if (` is a keyword, `reset` has too many definitions.
+    assert neighbours == {total: 1.0, unit(table, "print_receipt"): 1.0}
+    # cart_total is called by checkout and by a test.
+    assert graph.neighbours(total) == {checkout: 1.0, unit(table, "test_cart_total"): 1.0}
+    assert unit(table, "restock") not in graph.neighbours(checkout)
+
+
+def test_votes_follow_rank_and_skip_test_files(table: UnitTable) -> None:
+    keep = candidate_filter(LocalizeConfig())  # tests are left out, as in SWE-bench
+    checkout, total, receipt = unit(table, "checkout"), unit(table, "cart_total"), unit(table, "print_receipt")
+    votes = structure_votes(table.call_graph, [total, checkout], top=2, keep=keep)
+    # From cart_total (rank 1): checkout 1/1 (the test caller is skipped); from checkout (rank 2): 1/2 each.
+    assert votes == {checkout: 1.0, total: 0.5, receipt: 0.5}
+    assert structure_votes(table.call_graph, [unit(table, "restock")], top=1, keep=keep) == {}
+
+
+def test_structure_weight_moves_the_callee_up(shop: dict, default_encoder) -> None:  # noqa: ANN001
+    issue = "Checkout charges the card the wrong amount\n\nAt checkout the receipt shows more than the cart is worth."
+    config = LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], level="both")
+    plain = localize_issue(issue, config, encoder=default_encoder)
+    assert plain.functions[0].qualname == "checkout"
+    boosted = localize_issue(issue, LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], structure_weight=2.0),
+                             encoder=default_encoder)
+    plain_order = [hit.qualname for hit in plain.functions]
+    boosted_order = [hit.qualname for hit in boosted.functions]
+    # checkout's two callees share its vote and both rise above the unlinked restock.
+    assert boosted_order.index("cart_total") < plain_order.index("cart_total")
+    assert boosted_order.index("restock") > boosted_order.index("cart_total")
+    assert all(not hit.path.startswith("tests/") for hit in boosted.functions)
+
+
+def test_bad_structure_options_are_refused() -> None:
+    with pytest.raises(BadInputError, match="structure_weight"):
+        LocalizeConfig(structure_weight=-1.0)
+    with pytest.raises(BadInputError, match="structure_top"):
+        LocalizeConfig(structure_top=0)
