@@ -5,7 +5,9 @@ from the first hits, because the function an issue's words match is often not th
 caller or callee (the error is raised in a helper, the wrong value is built by the caller). codehunt keeps
 that as one cheap, training-free signal: a static call graph approximated by names (a unit calls ``name``
 when ``name(`` appears in its code, and ``name`` resolves to every unit whose last qualname part it is, each
-taking 1/n), and each of the top candidates votes for its neighbours with weight 1/rank. No type inference:
+taking 1/n), and each of the top candidates votes for itself and for its neighbours with weight 1/rank. The
+self-vote keeps the head in order: without it a neighbour of the first hit overtook it (on the 19 dev instances
+of ``benchmarks/localize.py`` function MRR fell from 0.389 to 0.308 at weight 0.5). No type inference:
 ``self.save(`` points at every ``save``, which is why a name with many definitions counts for little.
 """
 from __future__ import annotations
@@ -59,11 +61,13 @@ class CallGraph:
 def structure_votes(
     graph: CallGraph, ranked_units: Sequence[str], top: int, keep: Callable[["Chunk"], bool]
 ) -> dict[str, float]:
-    """Per unit, the votes of the ``top`` best candidates it is linked to (weight x 1/rank), scaled to max 1.
+    """Per unit, the votes of the ``top`` best candidates that are it or are linked to it (weight x 1/rank),
+    scaled to max 1.
 
     Units ``keep`` rejects (test files, excluded paths) get no vote, so the signal cannot pull them in."""
     votes: dict[str, float] = defaultdict(float)
     for rank, unit in enumerate(ranked_units[:top], start=1):
+        votes[unit] += 1.0 / rank
         for neighbour, weight in graph.neighbours(unit).items():
             if keep(graph.table.chunk(neighbour)):
                 votes[neighbour] += weight / rank

@@ -79,9 +79,12 @@ def test_votes_follow_rank_and_skip_test_files(table: UnitTable) -> None:
     keep = candidate_filter(LocalizeConfig())  # tests are left out, as in SWE-bench
     checkout, total, receipt = unit(table, "checkout"), unit(table, "cart_total"), unit(table, "print_receipt")
     votes = structure_votes(table.call_graph, [total, checkout], top=2, keep=keep)
-    # From cart_total (rank 1): checkout 1/1 (the test caller is skipped); from checkout (rank 2): 1/2 each.
-    assert votes == {checkout: 1.0, total: 0.5, receipt: 0.5}
-    assert structure_votes(table.call_graph, [unit(table, "restock")], top=1, keep=keep) == {}
+    # cart_total (rank 1) votes 1 for itself and checkout (its test caller is skipped); checkout (rank 2) 1/2 for
+    # itself, cart_total and print_receipt: 1.5, 1.5, 0.5, scaled to max 1.
+    assert votes == pytest.approx({checkout: 1.0, total: 1.0, receipt: 1 / 3})
+    # A lone candidate only votes for itself; beyond `top` nobody votes.
+    assert structure_votes(table.call_graph, [unit(table, "restock")], top=1, keep=keep) == {unit(table, "restock"): 1.0}
+    assert structure_votes(table.call_graph, [total, checkout], top=1, keep=keep) == {total: 1.0, checkout: 1.0}
 
 
 def test_structure_weight_moves_the_callee_up(shop: dict, default_encoder) -> None:  # noqa: ANN001
