@@ -17,7 +17,12 @@ git histories of many public Python repositories that the evaluation does not us
    its own repository, for each K asked; the report gives the kept share per repository. ``WORK/pairs.top{K}.jsonl``
    is ready for ``codehunt train retriever``.
 
-Prints one table: commits read, pairs, and the main skip reasons per repository, then the filter rows.
+4. With ``--dev-repo NAME`` (repeatable): those repositories are held out of every training file
+   (``WORK/pairs.top{K}.train.jsonl``) and their unfiltered pairs become a BEIR dev set in ``WORK/dev``
+   (commit message -> the functions it changed), for ``codehunt train retriever --dev WORK/dev``: steps are
+   chosen on repositories the model never saw, none of them an evaluation repository.
+
+Prints one table: pairs and the main skip reasons per repository, then the filter rows.
 """
 from __future__ import annotations
 
@@ -82,6 +87,38 @@ def write_as_indexed(source: Path, target: Path) -> int:
     return write_jsonl_atomic(target, records())
 
 
+def write_dev_set(pairs_path: Path, repos: set[str], folder: Path) -> tuple[int, int]:
+    """A BEIR folder (corpus, queries, qrels/dev.tsv) from the pairs of ``repos``; (queries, documents)."""
+    from codehunt.index.storage import write_jsonl_atomic, write_text_atomic
+    from codehunt.mining.records import normalize_whitespace, read_pairs
+
+    documents: dict[str, dict] = {}
+    queries: dict[str, str] = {}
+    judged: dict[str, set[str]] = {}
+    for pair in read_pairs(pairs_path):
+        if pair.repo not in repos:
+            continue
+        doc_id = f"{pair.repo}:{pair.positive_id}"
+        documents.setdefault(doc_id, {"_id": doc_id, "title": "", "text": pair.positive, "path": pair.path})
+        query = normalize_whitespace(pair.query)
+        query_id = queries.setdefault(query, f"q{len(queries)}")
+        judged.setdefault(query_id, set()).add(doc_id)
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(folder / "corpus.jsonl", documents.values())
+    write_jsonl_atomic(folder / "queries.jsonl", ({"_id": qid, "text": text} for text, qid in queries.items()))
+    rows = "".join(f"{qid}\t{doc}\t1\n" for qid, docs in judged.items() for doc in sorted(docs))
+    write_text_atomic(folder / "qrels" / "dev.tsv", "query-id\tcorpus-id\tscore\n" + rows)
+    return len(queries), len(documents)
+
+
+def without_repos(source: Path, target: Path, repos: set[str]) -> int:
+    """``source``'s pairs minus those of ``repos``; returns how many are left."""
+    from codehunt.index.storage import write_jsonl_atomic
+    from codehunt.mining.records import read_pairs
+
+    return write_jsonl_atomic(target, (p.to_json() for p in read_pairs(source) if p.repo not in repos))
+
+
 def main() -> None:
     try:
         run()
@@ -97,6 +134,7 @@ def run() -> None:
     parser.add_argument("--max-commits", type=int, default=None, help="newest commits read per repository")
     parser.add_argument("--top-k", type=int, action="append", default=[], help="filter with this K (repeatable)")
     parser.add_argument("--model", default="default", help="the filter's scorer model")
+    parser.add_argument("--dev-repo", action="append", default=[], help="hold this repository out as the dev set")
     parser.add_argument("--reverse", action="store_true", help="mine the repositories in reverse order")
     parser.add_argument("--mine-only", action="store_true",
                         help="stop after mining the parts (a second process with --reverse shares the work)")
@@ -124,11 +162,12 @@ def run() -> None:
     pairs = args.work / "pairs.jsonl"
     write_as_indexed(deduped, pairs)
 
-    print("| repository | pairs | excluded | no function changed | huge | version bump | short message |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| repository | pairs | excluded | test code | no function changed | huge | version bump | short message |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, summary in summaries.items():
         dropped = summary["dropped"]
-        print(f"| {name} | {summary['pairs']} | {dropped.get('excluded-project', 0)} | {dropped.get('no-function-changed', 0)} "
+        print(f"| {name} | {summary['pairs']} | {dropped.get('excluded-project', 0)} | {dropped.get('test-code', 0)} "
+              f"| {dropped.get('no-function-changed', 0)} "
               f"| {dropped.get('huge-commit', 0)} | {dropped.get('version-bump', 0)} | {dropped.get('short-message', 0)} |")
     total = sum(s["pairs"] for s in summaries.values())
     with_pairs = sum(1 for s in summaries.values() if s["pairs"])
@@ -143,6 +182,12 @@ def run() -> None:
         report = json.loads(filtered.with_name(f"pairs.top{k}.report.json").read_text(encoding="utf-8"))
         print(f"filter top-{k} within the own repository: kept {report['kept']} of {report['pairs']} "
               f"({report['kept_share']:.1%}), {report['seconds']:.0f} s")
+        if args.dev_repo:
+            left = without_repos(filtered, args.work / f"pairs.top{k}.train.jsonl", set(args.dev_repo))
+            print(f"  without the dev repositories: {left} training pairs")
+    if args.dev_repo:
+        queries, documents = write_dev_set(pairs, set(args.dev_repo), args.work / "dev")
+        print(f"dev set {args.work / 'dev'} ({', '.join(args.dev_repo)}): {queries} queries, {documents} documents")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 For each non-merge commit the query is its message (subject and body, trailers such as
 ``Signed-off-by`` removed) and the positives are the functions whose lines the diff
 touches: the parent's version for removed or changed code, the commit's version for
-functions it adds. Commits that teach nothing about code meaning are skipped: reverts,
-version bumps, merge-style messages, one-word messages, formatting-only changes (the same
+functions it adds. Test code is left out (``--include-tests`` keeps it): localization never ranks it, and
+without the rule 44% of the pairs mined from 27 repositories were tests. Commits that teach nothing about
+code meaning are skipped: reverts, version bumps, merge-style messages, one-word messages, formatting-only changes (the same
 code once whitespace is removed) and huge commits (too many files, lines or functions:
 mass renames and vendored imports).
 """
@@ -22,6 +23,7 @@ from codehunt.index.errors import BadInputError
 from codehunt.index.types import Chunk
 from codehunt.mining.changed import changed_functions, functions_in, is_source_path
 from codehunt.mining.diffs import FileDiff, parse_unified_diff
+from codehunt.mining.docstring_pairs import is_test_code
 from codehunt.mining.gitio import BlobReader, Commit, is_git_repository, iter_commits
 from codehunt.mining.config import PairsConfig
 from codehunt.mining.records import Pair, make_positive_id
@@ -130,6 +132,9 @@ def commit_pairs(repo: Path, config: PairsConfig, dropped: Counter[str], show_pr
             if len(words) > config.max_query_words:
                 query = " ".join(words[: config.max_query_words])
             for rev, chunk in positives:
+                if not config.include_tests and is_test_code(chunk.path, chunk.qualname):
+                    dropped["test-code"] += 1  # the commit's size counted them; a test is not what a fix localizes
+                    continue
                 if len(chunk.text) > config.max_code_chars:
                     dropped["long-code"] += 1
                     continue

@@ -208,3 +208,18 @@ def test_control_characters_in_a_diff_do_not_split_commits(make_repo, tmp_path: 
         ("Use a record separator that terminals ignore", "separator", first),
     ]
     assert second
+
+
+def test_test_code_is_left_out_unless_asked(make_repo, tmp_path: Path) -> None:
+    repo = make_repo("withtests")
+    repo.commit("Add a parser for version strings and its tests", {
+        "pkg/version.py": "def parse_version(text):\n    parts = text.split('.')\n    return tuple(int(p) for p in parts)\n",
+        "tests/test_version.py": "def test_parse_version():\n    assert parse_version('1.2') == (1, 2)\n",
+        "pkg/checks.py": "def test_connection(host):\n    return host is not None\n",
+    })
+    output = tmp_path / "pairs.jsonl"
+    result = mine_pairs(PairsConfig(source=repo.root, output=output, kind="commits"))
+    assert [p.qualname for p in read_pairs(output)] == ["parse_version"]
+    assert result.dropped["test-code"] == 2
+    mine_pairs(PairsConfig(source=repo.root, output=output, kind="commits", include_tests=True))
+    assert sorted(p.qualname for p in read_pairs(output)) == ["parse_version", "test_connection", "test_parse_version"]
