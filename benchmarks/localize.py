@@ -12,7 +12,8 @@ same candidates:
 * + traceback-frame, + path, + identifier boosts, each alone, then all together;
 * the default configuration (``LocalizeConfig()``), and its file ranking aggregated by ``rrf``;
 * + the vote of earlier commits with similar messages (``codehunt.localize.history``, BugLocator) at several weights;
-* + the vote of the best candidates for their callers and callees (``codehunt.localize.structure``) at several weights;
+* the default's vote of the best candidates for themselves and their callers and callees
+  (``codehunt.localize.structure``, weight 0.5) at other weights, 0 (off) among them;
 * with ``--model DIR`` (repeatable): dense, hybrid and the default again over an index built with that model
   (a localization retriever trained on ``benchmarks/fix_pairs.py``'s pairs);
 * + a cross-encoder reranker (when ``--reranker`` is given): alone, RRF-fused with the first stage (w=1), and
@@ -67,14 +68,14 @@ COLUMNS = (
 
 HISTORY_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 """Weights of the earlier-similar-commits vote tried (``codehunt.localize.history``), each a row."""
-STRUCTURE_WEIGHTS = (0.25, 0.5, 1.0)
-"""Weights of the callers-and-callees vote tried (``codehunt.localize.structure``), each a row."""
+STRUCTURE_WEIGHTS = (0.0, 0.25, 1.0)
+"""Weights of the callers-and-callees vote tried beside the default's 0.5 (``codehunt.localize.structure``), each a row."""
 
 
 def rows(default: LocalizeConfig, reranker: Path | None, models: "list[str] | None" = None) -> list[tuple[str, LocalizeConfig]]:
     """(label, config) per table row; list variants are keyed by the config's query fields."""
-    plain = replace(default, boosts=False)
-    none = replace(default, boosts=True, frame_weight=0.0, path_weight=0.0, name_weight=0.0)
+    plain = replace(default, boosts=False, structure_weight=0.0)
+    none = replace(default, boosts=True, frame_weight=0.0, path_weight=0.0, name_weight=0.0, structure_weight=0.0)
     result = [
         ("BM25, whole issue", replace(plain, mode="bm25", bm25_query="full")),
         ("BM25, identifiers + title", replace(plain, mode="bm25", bm25_query="code")),
@@ -89,7 +90,7 @@ def rows(default: LocalizeConfig, reranker: Path | None, models: "list[str] | No
         ("hybrid + frame + path + name", replace(none, frame_weight=1.0, path_weight=0.5, name_weight=0.5)),
         ("default", default),
         *[(f"default + history (w={w:g})", replace(default, history_weight=w)) for w in HISTORY_WEIGHTS],
-        *[(f"default + structure (w={w:g})", replace(default, structure_weight=w)) for w in STRUCTURE_WEIGHTS],
+        *[(f"default, structure w={w:g}", replace(default, structure_weight=w)) for w in STRUCTURE_WEIGHTS],
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
     if reranker is not None:
@@ -99,8 +100,8 @@ def rows(default: LocalizeConfig, reranker: Path | None, models: "list[str] | No
     for model in models or []:
         name = Path(model).name
         trained = replace(default, model=model)
-        result.append((f"[{name}] dense, passages (MaxP)", replace(trained, boosts=False, mode="dense", dense_query="max")))
-        result.append((f"[{name}] hybrid (MaxP + identifiers)", replace(trained, boosts=False)))
+        result.append((f"[{name}] dense, passages (MaxP)", replace(trained, boosts=False, structure_weight=0.0, mode="dense", dense_query="max")))
+        result.append((f"[{name}] hybrid (MaxP + identifiers)", replace(trained, boosts=False, structure_weight=0.0)))
         result.append((f"[{name}] default", trained))
     return result
 

@@ -58,8 +58,8 @@ class LocalizeConfig:
     history_depth: int = field(default=20, metadata={"help": "most similar earlier commits that vote"})
     history_max_files: int = field(default=20, metadata={"help": "commits changing more files than this do not vote"})
     structure_weight: float = field(
-        default=0.0,
-        metadata={"help": "boost for callers and callees of the best candidates (a name-based call graph; 0: off)"},
+        default=0.5,
+        metadata={"help": "boost for the best candidates and their callers and callees (a name-based call graph; 0: off)"},
     )
     structure_top: int = field(default=10, metadata={"help": "best candidates whose callers and callees get the structure boost"})
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})

@@ -89,7 +89,8 @@ def test_votes_follow_rank_and_skip_test_files(table: UnitTable) -> None:
 
 def test_structure_weight_moves_the_callee_up(shop: dict, default_encoder) -> None:  # noqa: ANN001
     issue = "Checkout charges the card the wrong amount\n\nAt checkout the receipt shows more than the cart is worth."
-    config = LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], level="both")
+    assert LocalizeConfig().structure_weight == 0.5, "on by default: the dev instances measured it"
+    config = LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], structure_weight=0.0)
     plain = localize_issue(issue, config, encoder=default_encoder)
     assert plain.functions[0].qualname == "checkout"
     boosted = localize_issue(issue, LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], structure_weight=2.0),
