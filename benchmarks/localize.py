@@ -100,9 +100,9 @@ def rows(default: LocalizeConfig, reranker: Path | None, models: "list[str] | No
     for model in models or []:
         name = Path(model).name
         trained = replace(default, model=model)
-        result.append((f"[{name}] dense, passages (MaxP)", replace(trained, boosts=False, structure_weight=0.0, mode="dense", dense_query="max")))
-        result.append((f"[{name}] hybrid (MaxP + identifiers)", replace(trained, boosts=False, structure_weight=0.0)))
-        result.append((f"[{name}] default", trained))
+        result.append((f"{name}: dense, passages (MaxP)", replace(trained, boosts=False, structure_weight=0.0, mode="dense", dense_query="max")))
+        result.append((f"{name}: hybrid (MaxP + identifiers)", replace(trained, boosts=False, structure_weight=0.0)))
+        result.append((f"{name}: default", trained))
     return result
 
 
