@@ -77,13 +77,19 @@ def format_localization(localization: Localization, as_json: bool = False) -> li
     return lines
 
 
-def localize_with_index(index: "Index", issue: str, config: LocalizeConfig, rescorer: Any | None = None) -> Localization:
-    """Localize ``issue`` in an open index (the step ``localize_issue`` runs after indexing)."""
+def localize_with_index(
+    index: "Index", issue: str, config: LocalizeConfig, rescorer: Any | None = None, table: UnitTable | None = None
+) -> Localization:
+    """Localize ``issue`` in an open index (the step ``localize_issue`` runs after indexing).
+
+    ``table``: the index's :class:`UnitTable`, when the caller keeps one across issues (a warm service does).
+    """
     from codehunt.index.index import hit_from_chunk
 
     if not issue.strip():
         raise BadInputError("the issue text is empty: pass a file with the issue's title and description, or - for stdin")
-    table = UnitTable(index)
+    if table is None or table.index is not index:
+        table = UnitTable(index)
     history = None
     source = index.manifest.source or {}
     if config.history_weight > 0:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from codehunt.index.encoder import Encoder
     from codehunt.index.index import Index
     from codehunt.index.types import Hit
+    from codehunt.localize.units import UnitTable
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,17 @@ class ServedIndex:
     last_update: dict[str, Any] = field(default_factory=dict)
     last_error: str = ""
     update_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _localize_table: Any = field(default=None, repr=False)
+
+    def localize_table(self) -> "UnitTable":
+        """The localization unit table of the index now served, kept across requests: its call graph (the
+        structure signal) takes a pass over every chunk, which a warm service should pay once per generation."""
+        from codehunt.localize.units import UnitTable
+
+        table = self._localize_table
+        if table is None or table.index is not self.index:
+            table = self._localize_table = UnitTable(self.index)
+        return table
 
     def status(self) -> dict[str, Any]:
         manifest = self.index.manifest
@@ -288,10 +300,11 @@ class IndexService:
         rescorer = self.rescorer if rerank else None
         if rerank and rescorer is None:
             raise BadInputError("this service was started without --rerank: restart it with --rerank MODEL_DIR")
+        table = served.localize_table()
         if rescorer is None:
-            return localize_with_index(served.index, issue, config, None).to_json()
+            return localize_with_index(served.index, issue, config, None, table).to_json()
         with self.model_lock:
-            return localize_with_index(served.index, issue, config, rescorer).to_json()
+            return localize_with_index(served.index, issue, config, rescorer, table).to_json()
 
     def status(self) -> dict[str, Any]:
         return {

@@ -592,3 +592,18 @@ def test_reranked_search_through_the_service_matches_in_process(served_index, tm
         assert get_status(url)["indexes"][0]["searches"] == before  # another reranker: searched in-process
     finally:
         stop_server(process)
+
+
+def test_localize_keeps_one_unit_table_per_served_generation(live, default_encoder):
+    """The call graph behind the structure signal is built once per served index, not once per request."""
+    _, path = live
+    service = IndexService([path], encoder=default_encoder)
+    served = service.get()
+    first = service.localize(served, "crc checksum of a byte string is wrong", {})
+    table = served.localize_table()
+    graph = table.call_graph
+    second = service.localize(served, "crc checksum of a byte string is wrong", {})
+    assert first == second
+    assert served.localize_table() is table and table.call_graph is graph
+    served.index = Index.load(path, default_encoder)  # what a swap does
+    assert served.localize_table() is not table and served.localize_table().index is served.index
