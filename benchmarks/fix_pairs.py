@@ -1,14 +1,15 @@
 """Localization training data from real fixes: commit message -> the functions the commit changed, mined from the
 git histories of many public Python repositories that the evaluation does not use.
 
-    python benchmarks/fix_pairs.py --repos /tmp/fix-repos --work /tmp/fix [--top-k 10 --top-k 50]
+    python benchmarks/fix_pairs.py --repos /tmp/fix-repos --work /tmp/fix [--top-k 20 --top-k 100] [--dev-repo NAME]
 
 ``--repos`` holds one git repository (bare or a work tree, or a link to one) per project, named ``owner__name``.
 
 1. Every repository through ``codehunt mine pairs --kind commits`` with the leakage rules of
    ``../shared/data/training_exclusions.txt``: a repository it lists (every repository the localization
-   evaluation uses is among them) yields nothing and is reported as dropped. Each repository's part is kept in
-   ``WORK/parts`` and reused by a later run (delete it to mine again).
+   evaluation uses is among them) yields nothing and is reported as dropped; test code is never a positive. Each
+   repository's part is kept in ``WORK/parts`` and reused by a later run (delete it to mine again); a repository
+   that cannot be read (a partial mirror) is reported and left out.
 2. One pass over the concatenation drops positives seen twice (vendored copies across repositories), and each
    positive is written as a localization index embeds a unit (``path qualname`` line, then the code:
    ``codehunt.index.corpus.embedding_text``), so training sees what ``codehunt localize`` ranks.
@@ -16,7 +17,6 @@ git histories of many public Python repositories that the evaluation does not us
    is kept when its changed function ranks within the top K for its commit message among the functions mined from
    its own repository, for each K asked; the report gives the kept share per repository. ``WORK/pairs.top{K}.jsonl``
    is ready for ``codehunt train retriever``.
-
 4. With ``--dev-repo NAME`` (repeatable): those repositories are held out of every training file
    (``WORK/pairs.top{K}.train.jsonl``) and their unfiltered pairs become a BEIR dev set in ``WORK/dev``
    (commit message -> the functions it changed), for ``codehunt train retriever --dev WORK/dev``: steps are
