@@ -106,6 +106,37 @@ def rows(default: LocalizeConfig, reranker: Path | None, models: "list[str] | No
     return result
 
 
+PAIRED_METRICS = (("file_acc_at_1", "file Acc@1"), ("function_acc_at_10", "fn Acc@10"))
+
+
+def print_paired_differences(results: dict[str, list], labels: list[str], baseline: str = "default") -> None:
+    """Each row minus the default, per instance, with a 95% paired-bootstrap interval and instance wins/losses:
+    on a few dozen instances one instance is several points, and the interval says how little that proves."""
+    from codehunt.index.metrics import MetricReport, paired_bootstrap
+
+    def report(label: str, metric: str) -> MetricReport:
+        per = {r.instance_id: {metric: r.metrics.get(metric, 0.0)} for r in results[label] if metric in r.metrics}
+        return MetricReport({}, per)
+
+    table = Table(title=f"Paired differences against '{baseline}' (95% bootstrap interval; instances won / lost)")
+    table.add_column("system")
+    for _, header in PAIRED_METRICS:
+        table.add_column(header, justify="right")
+    for label in labels:
+        if label == baseline:
+            continue
+        cells = []
+        for metric, _ in PAIRED_METRICS:
+            base, other = report(baseline, metric), report(label, metric)
+            if not base.per_query or set(base.per_query) != set(other.per_query):
+                cells.append("-")
+                continue
+            d = paired_bootstrap(base, other, metric)
+            cells.append(f"{100 * d.delta:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}] {d.wins}/{d.losses}")
+        table.add_row(label, *cells)
+    Console(width=200).print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = Path(os.environ.get("CODEHUNT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "swebench"
@@ -187,6 +218,7 @@ def main() -> None:
         agg = aggregates[label]
         table.add_row(label, *[f"{100 * agg.get(key, 0.0):.1f}" for key, _ in COLUMNS], f"{seconds[label]:.1f}")
     Console(width=200).print(table)
+    print_paired_differences(results, [label for label, _ in table_rows])
     wall = time.perf_counter() - started
     print(f"instances {len(instances)} (file level {int(aggregates[table_rows[0][0]]['file_instances'])}, function level "
           f"{int(aggregates[table_rows[0][0]]['function_instances'])}); index build/load {build_seconds:.0f}s; history votes {history_seconds:.1f}s; wall {wall:.0f}s")
