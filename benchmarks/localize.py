@@ -37,6 +37,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
+from codehunt.reranker.model import load_rescorer
 from rich.console import Console
 from rich.table import Table
 
@@ -57,7 +58,6 @@ from codehunt.localize import (
     score_instance,
 )
 from codehunt.localize.history import history_votes
-from codehunt.reranker.model import load_rescorer
 
 COLUMNS = (
     ("file_acc_at_1", "file Acc@1"), ("file_acc_at_3", "file Acc@3"), ("file_acc_at_5", "file Acc@5"), ("file_mrr", "file MRR"),
@@ -72,7 +72,7 @@ STRUCTURE_WEIGHTS = (0.0, 0.25, 1.0)
 """Weights of the callers-and-callees vote tried beside the default's 0.5 (``codehunt.localize.structure``), each a row."""
 
 
-def rows(default: LocalizeConfig, reranker: Path | None, models: "list[str] | None" = None) -> list[tuple[str, LocalizeConfig]]:
+def rows(default: LocalizeConfig, reranker: Path | None, models: list[str] | None = None) -> list[tuple[str, LocalizeConfig]]:
     """(label, config) per table row; list variants are keyed by the config's query fields."""
     plain = replace(default, boosts=False, structure_weight=0.0)
     none = replace(default, boosts=True, frame_weight=0.0, path_weight=0.0, name_weight=0.0, structure_weight=0.0)

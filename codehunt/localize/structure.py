@@ -15,7 +15,8 @@ from __future__ import annotations
 import keyword
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from codehunt.index.types import Chunk
@@ -29,7 +30,7 @@ MAX_DEFINITIONS = 20
 class CallGraph:
     """Who calls which name, over every unit of an index (built once per index, in one pass over its chunks)."""
 
-    def __init__(self, table: "UnitTable"):
+    def __init__(self, table: UnitTable):
         self.table = table
         self.calls: dict[str, set[str]] = defaultdict(set)  # unit -> names it calls
         self.callers: dict[str, set[str]] = defaultdict(set)  # name -> units calling it
@@ -59,7 +60,7 @@ class CallGraph:
 
 
 def structure_votes(
-    graph: CallGraph, ranked_units: Sequence[str], top: int, keep: Callable[["Chunk"], bool]
+    graph: CallGraph, ranked_units: Sequence[str], top: int, keep: Callable[[Chunk], bool]
 ) -> dict[str, float]:
     """Per unit, the votes of the ``top`` best candidates that are it or are linked to it (weight x 1/rank),
     scaled to max 1.
