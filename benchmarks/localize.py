@@ -37,7 +37,6 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from codehunt.reranker.model import load_rescorer
 from rich.console import Console
 from rich.table import Table
 
@@ -58,6 +57,7 @@ from codehunt.localize import (
     score_instance,
 )
 from codehunt.localize.history import history_votes
+from codehunt.reranker.model import load_rescorer
 
 COLUMNS = (
     ("file_acc_at_1", "file Acc@1"), ("file_acc_at_3", "file Acc@3"), ("file_acc_at_5", "file Acc@5"), ("file_mrr", "file MRR"),
