@@ -3,11 +3,12 @@
 For each non-merge commit the query is its message (subject and body, trailers such as
 ``Signed-off-by`` removed) and the positives are the functions whose lines the diff
 touches: the parent's version for removed or changed code, the commit's version for
-functions it adds. Test code is left out (``--include-tests`` keeps it): localization never ranks it, and
-without the rule 44% of the pairs mined from 27 repositories were tests. Commits that teach nothing about
-code meaning are skipped: reverts, version bumps, merge-style messages, one-word messages, formatting-only changes (the same
-code once whitespace is removed) and huge commits (too many files, lines or functions:
-mass renames and vendored imports).
+functions it adds. Test code is left out (``--include-tests`` keeps it): localization never
+ranks it, and without the rule 44% of the pairs mined from 27 repositories were tests.
+Commits that teach nothing about code meaning are skipped: reverts, version bumps,
+merge-style messages, one-word messages, formatting-only changes (the same code once
+whitespace is removed) and huge commits (too many files, lines or functions: mass renames
+and vendored imports).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from codehunt.mining.diffs import FileDiff, parse_unified_diff
 from codehunt.mining.docstring_pairs import is_test_code
 from codehunt.mining.gitio import BlobReader, Commit, is_git_repository, iter_commits
 from codehunt.mining.config import PairsConfig
-from codehunt.mining.records import Pair, make_positive_id
+from codehunt.mining.records import Pair, make_positive_id, source_name
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,7 @@ def commit_pairs(repo: Path, config: PairsConfig, dropped: Counter[str], show_pr
     """Pairs from every non-merge commit reachable from ``config.rev`` (default HEAD), newest first."""
     if not is_git_repository(repo):
         raise BadInputError(f"{repo} is not a git repository: commit pairs need a work tree or a bare repository")
-    name = repo.absolute().name
-    name = name[: -len(".git")] if name.endswith(".git") else name
+    name = source_name(repo)
     chunk_config = ChunkConfig()
     commits = 0
     with BlobReader(repo) as blobs:

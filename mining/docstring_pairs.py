@@ -21,7 +21,7 @@ from typing import Iterator
 from codehunt.index.paths import is_test_path
 from codehunt.index.types import Chunk
 from codehunt.mining.config import PairsConfig
-from codehunt.mining.records import Pair, make_positive_id
+from codehunt.mining.records import Pair, make_positive_id, source_name
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def docstring_pairs(source: Path, config: PairsConfig, dropped: Counter[str], sh
 
     rev = resolve_revision(source, config.rev) if config.rev else ""
     corpus = read_codebase(source, config.rev, CorpusConfig(split_long=False))
-    repo = source.resolve().name
+    repo = source_name(source)
     log.info("docstring pairs: %d chunks from %s", len(corpus.chunks), source)
     for chunk in corpus.chunks:
         pair, problem = pair_from_chunk(chunk, config, repo, rev)

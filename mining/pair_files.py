@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from codehunt.index.beir import beir_positives, is_beir_folder
 from codehunt.index.errors import BadInputError
 from codehunt.mining.config import PairsConfig
-from codehunt.mining.records import Pair
+from codehunt.mining.records import Pair, source_name
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def load_jsonl_pairs(path: Path, config: PairsConfig, dropped: Counter[str]) -> 
 
 def load_beir_pairs(folder: Path, config: PairsConfig, dropped: Counter[str]) -> Iterator[Pair]:
     """One pair per (query, document) judged relevant (grade > 0) in a BEIR folder's qrels (``config.split``)."""
-    name = folder.resolve().name
+    name = source_name(folder)
     for positive in beir_positives(folder, config.split or None, dropped):
         yield Pair(
             query=positive.query,

@@ -9,6 +9,7 @@ mining step recognises duplicates.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -50,6 +51,17 @@ def normalize_whitespace(text: str) -> str:
 def text_key(text: str) -> str:
     """sha1 of the whitespace-normalised text (duplicate detection without holding texts twice)."""
     return hashlib.sha1(normalize_whitespace(text).encode("utf-8")).hexdigest()
+
+
+def source_name(path: Path) -> str:
+    """The ``repo`` that pairs mined from ``path`` record: the folder as the user named it, without ``.git``.
+
+    A link keeps its own name, not its target's: mirrors are often stored as ``.../owner+name/repo`` and linked
+    as ``owner__name``, and the leakage rules (``mining.exclusions``) match on this name. ``..`` and ``.`` are
+    normalised away as text, without following links.
+    """
+    name = Path(os.path.abspath(path)).name
+    return name[: -len(".git")] if name.endswith(".git") else name
 
 
 def make_positive_id(doc_id: str, repo: str = "", rev: str = "") -> str:

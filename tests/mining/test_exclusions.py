@@ -104,3 +104,19 @@ def test_copies_of_evaluation_documents_and_import_names_are_dropped(rules, tmp_
     result = mine_pairs(PairsConfig(source=src.parent, output=out, kind="docstring", exclusions=rules, min_code_lines=1))
     assert [json.loads(line)["qualname"] for line in out.read_text(encoding="utf-8").splitlines()] == ["add_two"]
     assert result.dropped["evaluation-copy"] == 1
+
+
+def test_a_linked_package_folder_is_judged_by_the_links_name(rules, tmp_path):
+    """Docstring mining names pairs the way commit mining does: by the folder as linked, so a mirror stored under
+    another name but linked as an excluded project is still refused."""
+    real = tmp_path / "store" / "repo"
+    (real / "lib").mkdir(parents=True)
+    (real / "lib" / "core.py").write_text(
+        'def handle(request, options):\n    """Handle one request with the given options."""\n'
+        "    value = request.get(options)\n    return value\n", encoding="utf-8")
+    (tmp_path / "pallets__flask").symlink_to(real)
+    out = tmp_path / "pairs.jsonl"
+    result = mine_pairs(PairsConfig(source=tmp_path / "pallets__flask", output=out, kind="docstring", exclusions=rules))
+    assert result.pairs == 0 and result.dropped["excluded-project"] == 1
+    mine_pairs(PairsConfig(source=real, output=out, kind="docstring", exclusions=rules))
+    assert [json.loads(line)["repo"] for line in out.read_text(encoding="utf-8").splitlines()] == ["repo"]
