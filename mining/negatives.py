@@ -11,6 +11,9 @@ negative, so candidates pass false-negative guards first (NV-Retriever, Moreira 
 * duplicates: the positive's own text (whitespace-normalised), the same qualified name in
   the same file, the positive's id, every other positive of the same query, and near
   duplicates (identifier-set Jaccard >= ``near_duplicate_jaccard``);
+* with ``group_by="repo"`` candidates come only from the pair's own repository: a localizer ranks a
+  fix's functions against the rest of that repository, so negatives from other projects are easy ones
+  (the same rule as ``codehunt mine filter --group-by repo``, SweRank, Reddy et al., 2025);
 * optionally a cross-encoder (``cross_encoder``, a reranker directory, or any object with
   ``rescore_texts(query, texts)`` passed as ``rescorer``): a candidate it scores at least as
   high as the positive (or at least ``cross_encoder_threshold``) is dropped.
@@ -37,6 +40,7 @@ import numpy as np
 from codehunt.index.encoder import Encoder
 from codehunt.index.errors import BadInputError, ConfigError
 from codehunt.mining.config import config_to_json, require_at_least
+from codehunt.mining.filter import GROUPINGS
 from codehunt.mining.records import Pair, normalize_whitespace, read_pairs, text_key
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,8 @@ class NegativesConfig:
         default=None,
         metadata={"help": "with --cross-encoder: drop candidates scoring >= this (default: >= the positive's score)"},
     )
+    group_by: str = field(default="none", metadata={"help": "none: candidates from every positive | repo: only from "
+                                                            "the pair's own repository (localization)"})
     sampler: str = field(default="softmax", metadata={"help": "top | random | softmax"})
     temperature: float = field(default=0.05, metadata={"help": "softmax temperature over cosine similarity"})
     curriculum: bool = field(default=False, metadata={"help": "schedule the temperature from soft to hard along the file"})
@@ -105,6 +111,10 @@ class NegativesConfig:
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"unknown sampler {self.sampler!r}: choose top, random or softmax")
         require_at_least(self, 1, "num_negatives", "epochs", "block_size", "batch_size")
+        if self.group_by not in GROUPINGS:
+            raise ConfigError(f"--group-by must be one of {', '.join(GROUPINGS)}; got {self.group_by!r}")
+        if self.group_by == "repo" and self.corpus is not None:
+            raise ConfigError("--group-by repo draws negatives from the pairs' own positives, per repository: leave out --corpus")
         if not 1 <= self.rank_start <= self.rank_end:
             raise ConfigError(f"the rank window needs 1 <= rank_start <= rank_end, got {self.rank_start}..{self.rank_end}")
         for name in ("temperature", "temperature_start", "temperature_end"):
@@ -144,6 +154,7 @@ class CandidateCorpus:
     texts: list[str]
     paths: list[str]
     qualnames: list[str]
+    groups: list[str]  # the repository of each document under --group-by repo, else ""
 
 
 def training_columns(num_negatives: int) -> list[str]:
@@ -185,15 +196,17 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def load_candidate_corpus(config: NegativesConfig, pairs: Sequence[Pair]) -> CandidateCorpus:
-    """The pairs' distinct positives, a BEIR ``corpus.jsonl``, or the chunks of a codebase."""
+    """The pairs' distinct positives (distinct per repository under ``--group-by repo``), a BEIR
+    ``corpus.jsonl``, or the chunks of a codebase."""
     ids: list[str] = []
     texts: list[str] = []
     paths: list[str] = []
     qualnames: list[str] = []
-    seen: set[str] = set()
+    groups: list[str] = []
+    seen: set[tuple[str, str]] = set()
 
-    def add(doc_id: str, text: str, path: str, qualname: str) -> None:
-        key = text_key(text)
+    def add(doc_id: str, text: str, path: str, qualname: str, group: str = "") -> None:
+        key = (group, text_key(text))
         if key in seen or not text.strip():
             return
         seen.add(key)
@@ -201,10 +214,11 @@ def load_candidate_corpus(config: NegativesConfig, pairs: Sequence[Pair]) -> Can
         texts.append(text)
         paths.append(path)
         qualnames.append(qualname)
+        groups.append(group)
 
     if config.corpus is None:
         for pair in pairs:
-            add(pair.positive_id, pair.positive, pair.path, pair.qualname)
+            add(pair.positive_id, pair.positive, pair.path, pair.qualname, pair_group(pair, config.group_by))
     else:
         from codehunt.index.corpus import CorpusConfig, read_codebase
         from codehunt.mining.docstring_pairs import code_without_docstring
@@ -221,7 +235,20 @@ def load_candidate_corpus(config: NegativesConfig, pairs: Sequence[Pair]) -> Can
             add(chunk.doc_id, text, chunk.path if chunk.kind != "document" else "", chunk.qualname)
     if not ids:
         raise BadInputError("the candidate corpus is empty: pass a --corpus with documents")
-    return CandidateCorpus(ids, texts, paths, qualnames)
+    return CandidateCorpus(ids, texts, paths, qualnames, groups)
+
+
+def pair_group(pair: Pair, group_by: str) -> str:
+    """The candidate pool a pair draws its negatives from: "" (one pool) or its repository."""
+    return pair.repo if group_by == "repo" else ""
+
+
+def candidate_pools(corpus: CandidateCorpus) -> dict[str, np.ndarray]:
+    """Document indices of each pool (one pool "" unless grouped by repository)."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for doc, group in enumerate(corpus.groups):
+        members[group].append(doc)
+    return {group: np.asarray(docs, dtype=np.int64) for group, docs in members.items()}
 
 
 @dataclass
@@ -264,8 +291,8 @@ def mine_negatives(
     log.info("negatives: %d pairs, %d candidate documents", len(pairs), len(corpus.ids))
 
     doc_vectors = scorer.encode(corpus.texts, "document", show_progress)  # (n_docs, dim)
-    doc_of_key = {text_key(text): i for i, text in enumerate(corpus.texts)}
-    positive_keys = [text_key(pair.positive) for pair in pairs]
+    doc_of_key = {(group, text_key(text)): i for i, (group, text) in enumerate(zip(corpus.groups, corpus.texts))}
+    positive_keys = [(pair_group(pair, config.group_by), text_key(pair.positive)) for pair in pairs]
     first_missing: dict[str, int] = {}  # positives outside the corpus: encoded separately
     for index, key in enumerate(positive_keys):
         if key not in doc_of_key:
@@ -282,21 +309,22 @@ def mine_negatives(
     query_row = {text: i for i, text in enumerate(query_texts)}
     query_vectors = scorer.encode(query_texts, "query", show_progress)  # (n_queries, dim)
 
-    bm25 = None
+    pools = candidate_pools(corpus)
+    bm25_of_pool: dict[str, BM25Index] = {}
     if config.pool in ("bm25", "both"):
-        bm25 = BM25Index.build([tokenize_code(text) for text in corpus.texts])
+        bm25_of_pool = {group: BM25Index.build([tokenize_code(corpus.texts[d]) for d in docs]) for group, docs in pools.items()}
 
     groups: dict[str, _Group] = defaultdict(_Group)
     for index, pair in enumerate(pairs):
         group = groups[normalize_whitespace(pair.query)]
-        group.keys.add(positive_keys[index])
+        group.keys.add(positive_keys[index][1])
         group.ids.add(pair.positive_id)
         if pair.path and pair.qualname:
             group.locations.add((pair.path, pair.qualname))
         if config.near_duplicate_jaccard is not None:
             group.tokens.append(frozenset(tokenize_code(pair.positive)))
 
-    doc_keys = [text_key(text) for text in corpus.texts]
+    doc_keys = [text_key(text) for text in corpus.texts]  # within a pool, equal keys are the same document
     token_cache: dict[int, frozenset[str]] = {}
 
     def doc_tokens(doc: int) -> frozenset[str]:
@@ -308,31 +336,36 @@ def mine_negatives(
 
     rng = np.random.default_rng(config.seed)
     guards: Counter[str] = Counter()
-    depth = min(config.rank_end, len(corpus.ids))
     total_rows = len(pairs) * config.epochs
     stats = {"rows": 0, "skipped": 0, "candidates": 0}
 
     def candidates_for(block: np.ndarray) -> list[dict[int, tuple[int, str]]]:
-        """Per pair of the block: doc -> (best rank within the window, which lists found it)."""
+        """Per pair of the block: doc -> (best rank within the window, which lists found it), from its own pool."""
         found: list[dict[int, tuple[int, str]]] = [dict() for _ in block]
-        if config.pool in ("dense", "both"):
-            import faiss
+        rows_of_pool: dict[str, list[int]] = defaultdict(list)
+        for row, index in enumerate(block.tolist()):
+            rows_of_pool[pair_group(pairs[index], config.group_by)].append(row)
+        for group, rows in rows_of_pool.items():
+            pool_docs = pools.get(group, np.zeros(0, dtype=np.int64))  # pool index -> corpus doc
+            depth = min(config.rank_end, len(pool_docs))
+            if depth == 0:
+                continue
+            if config.pool in ("dense", "both"):
+                import faiss
 
-            vectors = query_vectors[[query_row[pairs[i].query] for i in block]]  # (b, dim)
-            _, ids = faiss.knn(vectors, doc_vectors, depth, metric=faiss.METRIC_INNER_PRODUCT)  # (b, depth)
-            for row, ranked in enumerate(ids.tolist()):
-                for rank, doc in enumerate(ranked[config.rank_start - 1 :], start=config.rank_start):
-                    if doc >= 0:
-                        found[row][doc] = (rank, "dense")
-        if bm25 is not None:
-            for row, index in enumerate(block):
-                docs, _ = bm25.top_k(tokenize_code(pairs[index].query), depth)
-                for rank, doc in enumerate(docs.tolist()[config.rank_start - 1 :], start=config.rank_start):
-                    previous = found[row].get(doc)
-                    if previous is None:
-                        found[row][doc] = (rank, "bm25")
-                    else:
-                        found[row][doc] = (min(previous[0], rank), "both")
+                vectors = query_vectors[[query_row[pairs[block[r]].query] for r in rows]]  # (b, dim)
+                _, ids = faiss.knn(vectors, doc_vectors[pool_docs], depth, metric=faiss.METRIC_INNER_PRODUCT)  # (b, depth)
+                for row, ranked in zip(rows, ids.tolist()):
+                    for rank, local in enumerate(ranked[config.rank_start - 1 :], start=config.rank_start):
+                        if local >= 0:
+                            found[row][int(pool_docs[local])] = (rank, "dense")
+            if group in bm25_of_pool:
+                for row in rows:
+                    docs, _ = bm25_of_pool[group].top_k(tokenize_code(pairs[block[row]].query), depth)
+                    for rank, local in enumerate(docs.tolist()[config.rank_start - 1 :], start=config.rank_start):
+                        doc = int(pool_docs[local])
+                        previous = found[row].get(doc)
+                        found[row][doc] = (rank, "bm25") if previous is None else (min(previous[0], rank), "both")
         return found
 
     def guarded(index: int, candidates: dict[int, tuple[int, str]]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -400,6 +433,8 @@ def mine_negatives(
         "output": str(output),
         "corpus": str(config.corpus) if config.corpus else "the pairs' positives",
         "corpus_documents": len(corpus.ids),
+        "group_by": config.group_by,
+        "pool_sizes": {"min": min(len(d) for d in pools.values()), "max": max(len(d) for d in pools.values()), "pools": len(pools)},
         "pairs": len(pairs),
         "rows": written,
         "skipped_too_few_negatives": stats["skipped"],

@@ -205,6 +205,45 @@ def test_bm25_pool_and_cross_encoder_hook(library_pairs, tmp_path: Path, default
     assert report["guard_drops"]["cross-encoder"] > 0
 
 
+def test_group_by_repo_draws_negatives_only_from_the_own_repository(library_pairs, tmp_path: Path, default_encoder) -> None:
+    """Two repositories share one pairs file: under --group-by repo every negative of a pair is a positive of the
+    same repository (both pools are searched, dense and BM25), while the ungrouped run crosses repositories."""
+    _, pairs_path = library_pairs
+    records = [json.loads(line) for line in pairs_path.read_text(encoding="utf-8").splitlines()]
+    for record in records:  # numbers form one repository, strings and files the other
+        record["repo"] = "numbers" if record["path"].endswith("numbers.py") else "text"
+    source = tmp_path / "two-repos.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    repo_of_id = {r["positive_id"]: r["repo"] for r in records}
+    common = dict(input=source, num_negatives=2, rank_start=1, margin=None, near_duplicate_jaccard=None, sampler="top")
+
+    grouped = mine_negatives(NegativesConfig(output=tmp_path / "grouped.jsonl", group_by="repo", **common), encoder=default_encoder)
+    rows = read_rows(grouped.output)
+    assert len(rows) == grouped.rows == 11  # each repository has at least 3 functions: 2 negatives for every pair
+    repo_of_anchor = {r["query"]: r["repo"] for r in records}
+    assert all(repo_of_id[row[f"negative_{i}_id"]] == repo_of_anchor[row["anchor"]] for row in rows for i in (1, 2))
+    report = json.loads(grouped.report.read_text(encoding="utf-8"))
+    assert report["group_by"] == "repo" and report["pool_sizes"] == {"min": 4, "max": 7, "pools": 2}
+
+    # 4 negatives: a numbers pair has only 3 other functions in its repository, so the shared pool must cross over,
+    # and the grouped pool skips those pairs rather than borrow from the other repository
+    wider = {**common, "num_negatives": 4}
+    pooled = read_rows(mine_negatives(NegativesConfig(output=tmp_path / "pooled.jsonl", **wider), encoder=default_encoder).output)
+    assert len(pooled) == 11
+    grouped_wide = mine_negatives(NegativesConfig(output=tmp_path / "grouped4.jsonl", group_by="repo", **wider), encoder=default_encoder)
+    assert grouped_wide.skipped == 4 and grouped_wide.rows == 7
+    assert any(repo_of_id[row[f"negative_{i}_id"]] != repo_of_anchor[row["anchor"]] for row in pooled for i in range(1, 5))
+
+
+def test_group_by_repo_refuses_a_separate_corpus(tmp_path: Path) -> None:
+    from codehunt.index.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--group-by must be one of"):
+        NegativesConfig(input=tmp_path / "p.jsonl", output=tmp_path / "t.jsonl", group_by="file")
+    with pytest.raises(ConfigError, match="leave out --corpus"):
+        NegativesConfig(input=tmp_path / "p.jsonl", output=tmp_path / "t.jsonl", group_by="repo", corpus=tmp_path)
+
+
 def test_cli_cross_encoder_and_threshold_reach_the_guard(library_pairs, tmp_path: Path) -> None:
     """`codehunt mine negatives --cross-encoder DIR --cross-encoder-threshold T` loads the reranker and applies T:
     with T far below any logit every candidate is vetoed, so no row survives and the report counts each veto."""
