@@ -1,7 +1,8 @@
 """Localization training data from real fixes: commit message -> the functions the commit changed, mined from the
 git histories of many public Python repositories that the evaluation does not use.
 
-    python benchmarks/fix_pairs.py --repos /tmp/fix-repos --work /tmp/fix [--top-k 20 --top-k 100] [--dev-repo NAME]
+    python benchmarks/fix_pairs.py --repos /tmp/fix-repos --work /tmp/fix [--top-k 20 --top-k 100] [--dev-repo NAME] \
+        [--negatives 7]
 
 ``--repos`` holds one git repository (bare or a work tree, or a link to one) per project, named ``owner__name``.
 
@@ -18,9 +19,13 @@ git histories of many public Python repositories that the evaluation does not us
    its own repository, for each K asked; the report gives the kept share per repository. ``WORK/pairs.top{K}.jsonl``
    is ready for ``codehunt train retriever``.
 4. With ``--dev-repo NAME`` (repeatable): those repositories are held out of every training file
-   (``WORK/pairs.top{K}.train.jsonl``) and their unfiltered pairs become a BEIR dev set in ``WORK/dev``
-   (commit message -> the functions it changed), for ``codehunt train retriever --dev WORK/dev``: steps are
-   chosen on repositories the model never saw, none of them an evaluation repository.
+   (``WORK/pairs.top{K}.train.jsonl``, and ``WORK/pairs.all.train.jsonl``: every pair, unfiltered, the filter's
+   control arm) and their unfiltered pairs become a BEIR dev set in ``WORK/dev`` (commit message -> the functions
+   it changed), for ``codehunt train retriever --dev WORK/dev``: steps are chosen on repositories the model never
+   saw, none of them an evaluation repository.
+5. With ``--negatives N`` (needs ``--dev-repo``): each training file gets N hard negatives per pair, dense + BM25
+   from the pair's own repository (``codehunt mine negatives --group-by repo``), in ``WORK/triples.top{K}.jsonl``,
+   for ``codehunt train reranker``.
 
 Prints one table: pairs and the main skip reasons per repository, then the filter rows.
 """
@@ -119,6 +124,16 @@ def without_repos(source: Path, target: Path, repos: set[str]) -> int:
     return write_jsonl_atomic(target, (p.to_json() for p in read_pairs(source) if p.repo not in repos))
 
 
+def mine_negatives(train: Path, triples: Path, negatives: int, model: str, cache: Path) -> None:
+    """Hard negatives for the reranker, each from the pair's own repository: the functions a localizer weighs a
+    fix against, not another project's (easy) code."""
+    codehunt("mine", "negatives", str(train), "-o", str(triples), "--group-by", "repo", "--num-negatives", str(negatives),
+             "--model", model, "--cache-dir", str(cache))
+    report = json.loads(triples.with_name(f"{triples.name[: -len('.jsonl')]}.report.json").read_text(encoding="utf-8"))
+    print(f"  hard negatives ({negatives} per pair, own repository): {report['rows']} rows, "
+          f"{report['skipped_too_few_negatives']} skipped, guards dropped {report['guard_drops']}, {report['seconds']:.0f} s")
+
+
 def main() -> None:
     try:
         run()
@@ -135,10 +150,14 @@ def run() -> None:
     parser.add_argument("--top-k", type=int, action="append", default=[], help="filter with this K (repeatable)")
     parser.add_argument("--model", default="default", help="the filter's scorer model")
     parser.add_argument("--dev-repo", action="append", default=[], help="hold this repository out as the dev set")
+    parser.add_argument("--negatives", type=int, default=0,
+                        help="hard negatives per training pair, from its own repository (for the reranker; 0: none)")
     parser.add_argument("--reverse", action="store_true", help="mine the repositories in reverse order")
     parser.add_argument("--mine-only", action="store_true",
                         help="stop after mining the parts (a second process with --reverse shares the work)")
     args = parser.parse_args()
+    if args.negatives and not args.dev_repo:
+        parser.error("--negatives mines the training files, which need --dev-repo")
     exclusions = args.data / "training_exclusions.txt"
     if not exclusions.is_file():
         sys.exit(f"{exclusions} is missing: the leakage rules are required to mine training data")
@@ -183,9 +202,14 @@ def run() -> None:
         print(f"filter top-{k} within the own repository: kept {report['kept']} of {report['pairs']} "
               f"({report['kept_share']:.1%}), {report['seconds']:.0f} s")
         if args.dev_repo:
-            left = without_repos(filtered, args.work / f"pairs.top{k}.train.jsonl", set(args.dev_repo))
+            train = args.work / f"pairs.top{k}.train.jsonl"
+            left = without_repos(filtered, train, set(args.dev_repo))
             print(f"  without the dev repositories: {left} training pairs")
+            if args.negatives:
+                mine_negatives(train, args.work / f"triples.top{k}.jsonl", args.negatives, args.model, args.work / "cache")
     if args.dev_repo:
+        left = without_repos(pairs, args.work / "pairs.all.train.jsonl", set(args.dev_repo))
+        print(f"unfiltered, without the dev repositories: {left} training pairs ({args.work / 'pairs.all.train.jsonl'})")
         queries, documents = write_dev_set(pairs, set(args.dev_repo), args.work / "dev")
         print(f"dev set {args.work / 'dev'} ({', '.join(args.dev_repo)}): {queries} queries, {documents} documents")
 

@@ -16,15 +16,16 @@ same candidates:
   (``codehunt.localize.structure``, weight 0.5) at other weights, 0 (off) among them;
 * with ``--model DIR`` (repeatable): dense, hybrid and the default again over an index built with that model
   (a localization retriever trained on ``benchmarks/fix_pairs.py``'s pairs);
-* + a cross-encoder reranker (when ``--reranker`` is given): alone, RRF-fused with the first stage (w=1), and
-  with the combination stored in its directory (``codehunt train rerank-weight``; what ``--rerank DIR`` applies).
+* + each cross-encoder reranker given with ``--reranker`` (repeatable): alone, RRF-fused with the first stage
+  (w=1), and with the combination stored in its directory (``codehunt train rerank-weight``; what ``--rerank DIR``
+  applies); with ``--model`` as well, each model's default + each reranker's stored combination.
 
 Metrics (CoRNStack / SweRank): file Acc@1/3/5, function Acc@5/10 (a hit needs *all* gold
 items in the top k), Recall@10 and MRR; see ``codehunt.localize.resolve_gold`` for how gold
 units are matched. Test files are left out, as in SWE-bench.
 
     flock /tmp/codehunt-heavy.lock python benchmarks/localize.py --repos /tmp/swe-repos \\
-        [--only psf/requests,pallets/flask] [--reranker DIR] [--model DIR] [--json out.json]
+        [--only psf/requests,pallets/flask] [--reranker DIR ...] [--model DIR ...] [--json out.json]
 """
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ STRUCTURE_WEIGHTS = (0.0, 0.25, 1.0)
 """Weights of the callers-and-callees vote tried beside the default's 0.5 (``codehunt.localize.structure``), each a row."""
 
 
-def rows(default: LocalizeConfig, reranker: Path | None, models: list[str] | None = None) -> list[tuple[str, LocalizeConfig]]:
+def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: list[str] | None = None) -> list[tuple[str, LocalizeConfig]]:
     """(label, config) per table row; list variants are keyed by the config's query fields."""
     plain = replace(default, boosts=False, structure_weight=0.0)
     none = replace(default, boosts=True, frame_weight=0.0, path_weight=0.0, name_weight=0.0, structure_weight=0.0)
@@ -93,16 +94,19 @@ def rows(default: LocalizeConfig, reranker: Path | None, models: list[str] | Non
         *[(f"default, structure w={w:g}", replace(default, structure_weight=w)) for w in STRUCTURE_WEIGHTS],
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
-    if reranker is not None:
-        result.append(("default + reranker alone", replace(default, rerank=reranker, rerank_fusion=0.0)))
-        result.append(("default + reranker fused with first stage (w=1)", replace(default, rerank=reranker, rerank_fusion=1.0)))
-        result.append(("default + reranker, its stored combination", replace(default, rerank=reranker)))
+    for reranker in rerankers or []:
+        name = reranker.name
+        result.append((f"default + {name} alone", replace(default, rerank=reranker, rerank_fusion=0.0)))
+        result.append((f"default + {name} fused with first stage (w=1)", replace(default, rerank=reranker, rerank_fusion=1.0)))
+        result.append((f"default + {name}, its stored combination", replace(default, rerank=reranker)))
     for model in models or []:
         name = Path(model).name
         trained = replace(default, model=model)
         result.append((f"{name}: dense, passages (MaxP)", replace(trained, boosts=False, structure_weight=0.0, mode="dense", dense_query="max")))
         result.append((f"{name}: hybrid (MaxP + identifiers)", replace(trained, boosts=False, structure_weight=0.0)))
         result.append((f"{name}: default", trained))
+        for reranker in rerankers or []:
+            result.append((f"{name}: default + {reranker.name}, its stored combination", replace(trained, rerank=reranker)))
     return result
 
 
@@ -144,7 +148,8 @@ def main() -> None:
     parser.add_argument("--gold", type=Path, default=shared / "verified_dev_gold.jsonl")
     parser.add_argument("--repos", type=Path, required=True, help="folder of owner__name git directories")
     parser.add_argument("--only", default="", help="comma-separated owner/name list (default: every repo present)")
-    parser.add_argument("--reranker", type=Path, help="cross-encoder dir (adds a row)")
+    parser.add_argument("--reranker", type=Path, action="append", default=[],
+                        help="cross-encoder dir (repeatable): 3 rows each, and one per --model")
     parser.add_argument("--model", action="append", default=[],
                         help="another embedding model (e.g. a localization retriever): its own index per revision, 3 rows")
     parser.add_argument("--cache", type=Path, help="index + embedding cache (default $CODEHUNT_CACHE or ~/.cache/codehunt)")
@@ -156,7 +161,10 @@ def main() -> None:
     started = time.perf_counter()
     default = LocalizeConfig(cache_dir=args.cache)
     table_rows = rows(default, args.reranker, args.model)
-    rescorers = {fusion: load_rescorer(args.reranker, first_stage_weight=fusion) for fusion in (0.0, 1.0, None)} if args.reranker else {}
+    rescorers = {  # the stored combination is the hybrid stage's, as `codehunt localize --rerank DIR` reads it
+        (reranker, fusion): load_rescorer(reranker, first_stage_weight=fusion, mode=default.mode)
+        for reranker in args.reranker for fusion in (0.0, 1.0, None)
+    }
     gold = read_gold(args.gold)
     wanted = {name for name in args.only.split(",") if name}
     instances = [
@@ -196,7 +204,7 @@ def main() -> None:
             if config.mode != "dense" and key_bm25 not in lists:
                 lists[key_bm25] = bm25_ranking(table, issue, evidence, config)
             given = {"dense": lists.get(key_dense, []), "bm25": lists.get(key_bm25, [])}
-            ranking = rank_issue(table, issue, config, rescorers.get(config.rerank_fusion) if config.rerank else None, given,
+            ranking = rank_issue(table, issue, config, rescorers.get((config.rerank, config.rerank_fusion)) if config.rerank else None, given,
                                  history=votes if config.history_weight > 0 else None)
             seconds[label] += time.perf_counter() - began
             results[label].append(score_instance(instance, table, ranking, gold[instance["instance_id"]], present, config.include_tests))
