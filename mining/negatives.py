@@ -293,7 +293,7 @@ def mine_negatives(
     doc_vectors = scorer.encode(corpus.texts, "document", show_progress)  # (n_docs, dim)
     doc_of_key = {(group, text_key(text)): i for i, (group, text) in enumerate(zip(corpus.groups, corpus.texts))}
     positive_keys = [(pair_group(pair, config.group_by), text_key(pair.positive)) for pair in pairs]
-    first_missing: dict[str, int] = {}  # positives outside the corpus: encoded separately
+    first_missing: dict[tuple[str, str], int] = {}  # positives outside the corpus: encoded separately
     for index, key in enumerate(positive_keys):
         if key not in doc_of_key:
             first_missing.setdefault(key, index)
@@ -324,7 +324,7 @@ def mine_negatives(
         if config.near_duplicate_jaccard is not None:
             group.tokens.append(frozenset(tokenize_code(pair.positive)))
 
-    doc_keys = [text_key(text) for text in corpus.texts]  # within a pool, equal keys are the same document
+    doc_keys = [text_key(text) for text in corpus.texts]
     token_cache: dict[int, frozenset[str]] = {}
 
     def doc_tokens(doc: int) -> frozenset[str]:
