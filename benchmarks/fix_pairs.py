@@ -37,6 +37,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 DATA = Path(os.environ.get("CODEHUNT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
@@ -62,6 +63,7 @@ def mine_repository(repo: Path, part: Path, exclusions: Path, max_commits: int |
     if part.is_file() and summary_path.is_file():
         return json.loads(summary_path.read_text(encoding="utf-8"))
     options = ["--max-commits", str(max_commits)] if max_commits else []
+    began = time.perf_counter()
     try:
         line = codehunt("mine", "pairs", str(repo), "-o", str(part), "--kind", "commits", "--exclusions", str(exclusions), *options)
     except CommandFailed as failed:  # e.g. a partial mirror that lacks old objects: reported, not fatal
@@ -70,7 +72,7 @@ def mine_repository(repo: Path, part: Path, exclusions: Path, max_commits: int |
     match = REPORT_LINE.search(line)
     summary = {"pairs": int(match.group(1)) if match else 0,
                "dropped": json.loads(match.group(2).replace("'", '"')) if match else {}, "line": line,
-               "failed": match is None}
+               "failed": match is None, "seconds": round(time.perf_counter() - began, 1)}
     if not part.is_file():  # nothing kept (an excluded repository): an empty part, so the run is resumable
         part.write_text("", encoding="utf-8")
     summary_path.write_text(json.dumps(summary), encoding="utf-8")
