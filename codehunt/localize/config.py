@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 LEVELS = ("function", "file", "both")
 DENSE_QUERIES = ("max", "mean", "truncate")
 BM25_QUERIES = ("full", "unique", "code")
+RERANK_QUERIES = ("issue", "code")
+"""What the reranker reads: the issue as written, or the identifiers-and-title query BM25 uses (``bm25_query``)."""
 FILE_AGGREGATIONS = ("max", "rrf")
 
 VENDORED_GLOBS: tuple[str, ...] = ("extern/*", "*/extern/*", "cextern/*", "*/cextern/*", "*/_vendor/*", "_vendor/*")
@@ -64,6 +66,11 @@ class LocalizeConfig:
     structure_top: int = field(default=10, metadata={"help": "best candidates whose callers and callees get the structure boost"})
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
     rerank_depth: int = field(default=30, metadata={"help": "units the reranker rescores"})
+    rerank_query: str = field(
+        default="issue",
+        metadata={"help": "what the reranker reads as the query: issue (its text, cut to the reranker's query length) "
+                          "or code (its title + code identifiers and paths, the BM25 side's query)"},
+    )
     rerank_fusion: float | None = field(
         default=None,
         metadata={"help": "weight of the first stage's order fused (RRF) with the reranker's; 0: reranker order alone "
@@ -78,6 +85,7 @@ class LocalizeConfig:
             (self.mode in ("dense", "bm25", "hybrid"), f"mode must be dense, bm25 or hybrid, got {self.mode!r}"),
             (self.dense_query in DENSE_QUERIES, f"dense_query must be one of {', '.join(DENSE_QUERIES)}, got {self.dense_query!r}"),
             (self.bm25_query in BM25_QUERIES, f"bm25_query must be one of {', '.join(BM25_QUERIES)}, got {self.bm25_query!r}"),
+            (self.rerank_query in RERANK_QUERIES, f"rerank_query must be one of {', '.join(RERANK_QUERIES)}, got {self.rerank_query!r}"),
             (self.name_source in ("all", "prose"), f"name_source must be all or prose, got {self.name_source!r}"),
             (self.file_aggregation in FILE_AGGREGATIONS, f"file_aggregation must be max or rrf, got {self.file_aggregation!r}"),
             (self.k >= 1 and self.depth >= 1 and self.rerank_depth >= 0 and (self.rerank_fusion or 0.0) >= 0,

@@ -124,7 +124,8 @@ def rank_issue(
             scores[unit] = scores.get(unit, 0.0) + bonus * vote
     units = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     if rescorer is not None and config.rerank_depth > 0 and units:
-        units = rerank_units(table, issue, units, rescorer, config.rerank_depth)
+        query = issue if config.rerank_query == "issue" else bm25_query(issue, evidence, "code")
+        units = rerank_units(table, query, units, rescorer, config.rerank_depth)
     files = rank_files(units, table, config.file_aggregation, config.file_rrf_k)
     return IssueRanking(units, files, evidence)
 

@@ -333,6 +333,38 @@ def test_file_ranking_from_unit_ranking(shop, encoder) -> None:  # noqa: ANN001
     assert by_sum[0][1] == pytest.approx(1 / 12 + 1 / 13 + 1 / 14) and by_sum[1][1] == pytest.approx(1 / 11 + 1 / 15)
 
 
+def test_reranker_rescores_the_head_with_the_query_asked_for(shop, encoder) -> None:  # noqa: ANN001
+    """--rerank-query issue hands the reranker the issue as written; code hands it the title + identifiers (the BM25
+    query). Only the top rerank_depth units are reordered, and the rest keep their order below them."""
+    import dataclasses
+
+    from codehunt.localize import rank_issue
+
+    class Reverses:
+        """A stand-in cross-encoder: records what it was asked and reverses the head it is given."""
+
+        def __init__(self) -> None:
+            self.queries: list[str] = []
+
+        def rescore(self, query, hits, texts=None):  # noqa: ANN001, ANN201
+            self.queries.append(query)
+            return [dataclasses.replace(hit, rank=rank, score=float(len(hits) - rank))
+                    for rank, hit in enumerate(reversed(hits), start=1)]
+
+    table = UnitTable(revision_index(Path(shop["root"]), str(shop["base"]), config_for(shop), encoder))
+    issue = "Cart total ignores quantity\n\nCalling `Cart.total()` after `add_item('apple', 2, 3)` returns 2."
+    plain = [unit for unit, _ in rank_issue(table, issue, config_for(shop)).units]
+    rescorer = Reverses()
+    reranked = [unit for unit, _ in rank_issue(table, issue, config_for(shop, rerank_depth=3), rescorer).units]
+    assert reranked[:3] == plain[:3][::-1] and reranked[3:] == plain[3:]
+    rank_issue(table, issue, config_for(shop, rerank_depth=3, rerank_query="code"), rescorer)
+    asked_issue, asked_code = rescorer.queries
+    assert asked_issue == issue
+    assert asked_code.startswith("Cart total ignores quantity ") and "add_item" in asked_code and "Calling" not in asked_code
+    with pytest.raises(BadInputError, match="rerank_query"):
+        LocalizeConfig(rerank_query="title")
+
+
 def test_gold_resolution_rules(shop, encoder) -> None:  # noqa: ANN001
     table = UnitTable(revision_index(Path(shop["root"]), str(shop["base"]), config_for(shop), encoder))
     rows = [
