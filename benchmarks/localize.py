@@ -18,8 +18,9 @@ same candidates:
   (a localization retriever trained on ``benchmarks/fix_pairs.py``'s pairs);
 * + each cross-encoder reranker given with ``--reranker`` (repeatable): alone, RRF-fused with the first stage
   (w=1), and with the combination stored in its directory (``codehunt train rerank-weight``; what ``--rerank DIR``
-  applies), that combination over the top 10 only (the top-10 set is then the first stage's: function Acc@10 cannot
-  move) and reading the issue's identifiers + title instead of its text (``--rerank-query code``); with ``--model``
+  applies; over the top 10, the default depth, whose set is then the first stage's, so function Acc@10 cannot
+  move), that combination over the top 30, and reading the issue's identifiers + title instead of its text
+  (``--rerank-query code``); with ``--model``
   as well, each model's default + each reranker's stored combination.
 
 Metrics (CoRNStack / SweRank): file Acc@1/3/5, function Acc@5/10 (a hit needs *all* gold
@@ -101,7 +102,7 @@ def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: l
         result.append((f"default + {name} alone", replace(default, rerank=reranker, rerank_fusion=0.0)))
         result.append((f"default + {name} fused with first stage (w=1)", replace(default, rerank=reranker, rerank_fusion=1.0)))
         result.append((f"default + {name}, its stored combination", replace(default, rerank=reranker)))
-        result.append((f"default + {name}, stored, depth 10", replace(default, rerank=reranker, rerank_depth=10)))
+        result.append((f"default + {name}, stored, depth 30", replace(default, rerank=reranker, rerank_depth=30)))
         result.append((f"default + {name}, stored, query = identifiers + title",
                        replace(default, rerank=reranker, rerank_query="code")))
     for model in models or []:

@@ -31,7 +31,9 @@ measured on the SWE-bench Verified dev instances in ``benchmarks/localize.py``):
    vote for the files they changed (BugLocator; :mod:`codehunt.localize.history`), in the same units.
    **Structure** (optional, ``structure_weight``): the callers and callees of the best candidates, by a
    name-based call graph, share their rank (:mod:`codehunt.localize.structure`), in the same units.
-5. **Reranking** (optional): a cross-encoder rescores the top ``rerank_depth`` units.
+5. **Reranking** (optional): a cross-encoder rescores the top ``rerank_depth`` units (default 10: the
+   top 10 are reordered, never replaced, so function Acc@10 is the first stage's), reading the issue
+   (``rerank_query``: its text, or its identifiers + title).
 6. **Files** are ranked from the unit ranking: ``max`` (a file's best unit, i.e. the unit
    ranking de-duplicated by file, the CoRNStack/SweRank convention) or ``rrf`` (a file
    scores the sum of ``1 / (file_rrf_k + rank)`` over its units, so a file with several
