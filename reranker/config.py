@@ -119,8 +119,19 @@ class RerankerTrainConfig(SavedTrainConfig):
     overwrite: bool = field(default=False, metadata={"help": "replace an existing non-empty output directory"})
     cache_dir: str | None = field(default=None, metadata={"help": "Hugging Face datasets cache (None: its default)"})
     log_every: int = field(default=10, metadata={"help": "record the loss every this many steps"})
+    dev: tuple[str, ...] = field(default=(), metadata={"help": "BEIR folder whose BM25 top candidates the reranker reorders while training, scored by nDCG@10, e.g. ../shared/data/cosqa (repeatable); the published model is the step with the best mean"})
+    eval_every: int = field(default=0, metadata={"help": "score --dev every this many steps (0: at the start and after the last step only)"})
+    dev_split: str = field(default="dev", metadata={"help": "qrels split of the --dev folders"})
+    dev_queries: int = field(default=200, metadata={"help": "judged queries sampled per --dev set (seeded)"})
+    dev_depth: int = field(default=20, metadata={"help": "BM25 candidates per --dev query the reranker reorders"})
+    dev_corpus_size: int = field(default=2000, metadata={"help": "documents per --dev set BM25 searches: every judged one plus seeded random others"})
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "dev", tuple(self.dev))  # a JSON list (checkpoint, summary) compares equal to the tuple
+        if self.eval_every < 0 or self.dev_queries < 1 or self.dev_depth < 1 or self.dev_corpus_size < 1:
+            raise _bad("--eval-every must be >= 0 and --dev-queries, --dev-depth, --dev-corpus-size >= 1")
+        if self.eval_every and not self.dev:
+            raise _bad("--eval-every needs at least one --dev folder to score")
         if self.sub_batch < 0:
             raise _bad(f"--sub-batch must be >= 0, got {self.sub_batch}")
         if self.group_size < 2:

@@ -14,17 +14,20 @@ global micro-batch; DDP averages the gradients): the training base in ``training
 the retriever. Checkpoints (``training.checkpoint``: safetensors + JSON, published atomically)
 restore weights, optimizer, scheduler and every RNG, and the data position is a pure function
 of the step (``training.sampler.BatchOrder``), so N steps + resume + N steps equals 2N straight
-steps. The published model is a plain sentence-transformers ``CrossEncoder`` directory.
+steps. The published model is a plain sentence-transformers ``CrossEncoder`` directory: with ``--dev``, the
+step whose reranked dev candidates scored best (``reranker.dev_eval``; the starting model competes too).
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from codehunt.index.precision import wants_bf16
 from codehunt.reranker.config import RerankerConfigError, RerankerTrainConfig
 from codehunt.reranker.data import Group, load_triples
+from codehunt.reranker.dev_eval import load_rerank_dev_sets, rerank_ndcg
 from codehunt.reranker.model import TRAINING_INFO, load_cross_encoder, pad_batch, tokenize_pairs
 from codehunt.training.checkpoint import dumps_json, find_resume_checkpoint, read_tensors, write_tensors
 from codehunt.training.loop import RngState, restore_run_state, run_steps, run_summary, save_run_checkpoint
@@ -38,7 +41,10 @@ from codehunt.training.length_groups import in_input_order, length_groups
 from codehunt.training.sampler import BatchOrder
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_KIND = "reranker"
 """``kind`` in a reranker checkpoint's ``state.json``: ``--resume`` refuses any other checkpoint."""
@@ -95,6 +101,11 @@ class RerankerTrainingRun:
         self.bf16 = wants_bf16(c.precision, acc.device)
         self.step, self.history = 0, []
         self.seconds, self.pairs_seen = 0.0, 0
+        self.dev_sets = (load_rerank_dev_sets(c.dev, c.dev_split, c.dev_corpus_size, c.dev_queries, c.dev_depth, c.seed)
+                         if c.dev and acc.is_main_process else [])
+        self.dev_history: list[dict[str, float]] = []
+        self.best: dict[str, Any] | None = None  # {"step", "mean", "scores"} of the best dev evaluation so far
+        self.best_weights: dict[str, "torch.Tensor"] | None = None
         if resume_from is not None:
             self.load_checkpoint(*resume_from)
 
@@ -157,11 +168,54 @@ class RerankerTrainingRun:
 
     # -- the loop -------------------------------------------------------------------------
     def train(self, show_progress: bool = False) -> Path:
-        run_steps(self, "train reranker", show_progress, checkpoint_at_end=True)
+        if self.dev_sets and self.step == 0 and not self.dev_history:
+            self.evaluate_dev(force=True)  # step 0: the starting model competes too, so training never publishes worse
+        run_steps(self, "train reranker", show_progress, checkpoint_at_end=True, after_step=self.evaluate_dev)
         if self.accelerator.is_main_process:
+            if self.dev_sets and (not self.dev_history or self.dev_history[-1]["step"] != self.step):
+                self.evaluate_dev(force=True)
+            if self.best_weights is not None and self.best is not None and self.best["step"] != self.step:
+                self.model.load_state_dict(self.best_weights)  # publish the best step, not the last
             self.publish(Path(self.config.output_dir))
         self.accelerator.wait_for_everyone()
         return Path(self.config.output_dir)
+
+    def evaluate_dev(self, force: bool = False) -> None:
+        """Every ``eval_every`` steps (or when ``force``d): the reranked dev candidates' nDCG@10, and a copy of the
+        weights when best so far. Only the main process evaluates; with data parallelism its weights are everyone's."""
+        import torch
+
+        c = self.config
+        if not self.dev_sets or not (force or (c.eval_every and self.step % c.eval_every == 0)):
+            return
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                scores = rerank_ndcg(self.dev_scores, self.dev_sets)
+        finally:
+            self.model.train(was_training)
+        mean = sum(scores.values()) / len(scores)
+        self.dev_history.append({"step": self.step, **scores, "mean": mean})
+        if self.best is None or mean > self.best["mean"]:
+            self.best = {"step": self.step, "mean": mean, "scores": scores}
+            self.best_weights = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        first = {dev.name: round(dev.first_stage_ndcg, 4) for dev in self.dev_sets}
+        log.info("step %d dev nDCG@10 of the reranked BM25 top %d: %s (mean %.4f; BM25 alone %s; best: step %d)",
+                 self.step, c.dev_depth, {k: round(v, 4) for k, v in scores.items()}, mean, first, self.best["step"])
+
+    def dev_scores(self, queries: Sequence[str], texts: Sequence[str]) -> "np.ndarray":
+        """Logits of (query, text) pairs with the weights being trained, in chunks (called without gradients)."""
+        import numpy as np
+
+        c, chunk = self.config, 256
+        values = []
+        for start in range(0, len(queries), chunk):
+            encoded = tokenize_pairs(self.model.tokenizer, queries[start:start + chunk], texts[start:start + chunk],
+                                     c.max_length, c.max_query_length)
+            with bf16_autocast(self.accelerator.device, self.bf16):
+                values.append(self.scores(encoded).float().cpu().numpy())
+        return np.concatenate(values) if values else np.zeros(0, dtype=np.float32)
 
     def record_extras(self, last: dict[str, float]) -> dict[str, float]:
         """The last micro-batch's distillation term, when there is one."""
@@ -177,7 +231,9 @@ class RerankerTrainingRun:
         return output_dir
 
     def summary(self) -> dict[str, Any]:
-        return {**run_summary(self), "kind": "cross-encoder reranker"}
+        first_stage = {dev.name: dev.first_stage_ndcg for dev in self.dev_sets}
+        return {**run_summary(self), "kind": "cross-encoder reranker", "dev_history": self.dev_history,
+                "best_dev": self.best, "dev_first_stage": first_stage or None}
 
     # -- checkpoints ----------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
@@ -190,7 +246,9 @@ class RerankerTrainingRun:
 
     def _write_weights(self, folder: Path) -> dict[str, Any]:
         write_tensors(folder / "model.safetensors", self.model.state_dict())
-        return {"kind": CHECKPOINT_KIND}
+        if self.best_weights is not None:
+            write_tensors(folder / "best_model.safetensors", self.best_weights)
+        return {"kind": CHECKPOINT_KIND, "dev_history": self.dev_history, "best_dev": self.best}
 
     def find_checkpoint(self) -> tuple[Path, dict[str, Any]]:
         """The latest checkpoint and its state, checked against this run's config and process count."""
@@ -200,6 +258,9 @@ class RerankerTrainingRun:
         """Restore weights, optimizer, scheduler, RNGs and position from ``folder``."""
         self.model.load_state_dict(read_tensors(folder / "model.safetensors")[0])
         restore_run_state(self, folder, state)
+        self.dev_history, self.best = list(state.get("dev_history", [])), state.get("best_dev")
+        if (folder / "best_model.safetensors").is_file():
+            self.best_weights = read_tensors(folder / "best_model.safetensors")[0]
         tensors, meta = read_rng_state(folder, self.rank)
         restore_torch_rng_state(tensors)
         restore_host_rng_state(meta)

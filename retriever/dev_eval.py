@@ -10,44 +10,17 @@ fine for choosing between checkpoints of one run and wrong for reporting: report
 """
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codehunt.index.beir import load_beir, read_corpus
 from codehunt.index.metrics import evaluate_run
 from codehunt.retriever.model import embed
+from codehunt.training.dev_sets import DevSet, load_dev_sets
+
+__all__ = ["DevSet", "dev_ndcg", "load_dev_sets"]
 
 if TYPE_CHECKING:
     import torch
     from sentence_transformers import SentenceTransformer
-
-
-@dataclass(frozen=True)
-class DevSet:
-    """One dev split, ready to score: its queries, qrels and the sampled documents (ids and texts in one order)."""
-
-    name: str
-    queries: dict[str, str]
-    qrels: dict[str, dict[str, int]]
-    doc_ids: list[str]
-    doc_texts: list[str]
-
-
-def load_dev_sets(folders: tuple[str, ...], split: str, corpus_size: int, seed: int) -> list[DevSet]:
-    """Each BEIR folder's ``split``: its queries and qrels, all judged documents and random others up to ``corpus_size``."""
-    sets = []
-    for folder in folders:
-        data = load_beir(Path(folder), split)
-        corpus = read_corpus(data.corpus_path)
-        judged = sorted({doc for grades in data.qrels.values() for doc in grades if doc in corpus})
-        others = sorted(set(corpus) - set(judged))
-        extra = random.Random(seed).sample(others, max(0, min(len(others), corpus_size - len(judged))))
-        doc_ids = judged + sorted(extra)
-        sets.append(DevSet(Path(folder).name, dict(data.queries), data.qrels, doc_ids,
-                           [str(corpus[doc].get("text", "")) for doc in doc_ids]))
-    return sets
 
 
 def dev_ndcg(model: "SentenceTransformer", sets: list[DevSet], prompts: dict[str, str], sub_batch: int,
