@@ -140,16 +140,18 @@ class RerankerTrainingRun:
             (loss / c.grad_accum).backward()
         return stats
 
-    def scores(self, encoded: dict[str, list[list[int]]]) -> "torch.Tensor":
+    def scores(self, encoded: dict[str, list[list[int]]], module: "torch.nn.Module | None" = None) -> "torch.Tensor":
         """Logits (pairs,) of every tokenized pair, with gradients, ``sub_batch`` pairs of similar length at a time.
 
         Pairs are sorted by token count and each group is padded only to its own longest, as the
         retriever's ``embed`` does (``retriever.model``): the same logits as one padded pass (the
-        attention mask hides padding), for less work when code lengths are skewed.
+        attention mask hides padding), for less work when code lengths are skewed. ``module``: what to call
+        (default: the distributed wrapper; the dev evaluation passes the bare model, as only one process runs it).
         """
         device = self.accelerator.device
+        forward = module if module is not None else self.forward
         groups = length_groups([len(ids) for ids in encoded["input_ids"]], self.config.sub_batch)
-        parts = [self.forward({k: v.to(device) for k, v in pad_batch(self.model.tokenizer, encoded, rows).items()})["scores"].reshape(-1)
+        parts = [forward({k: v.to(device) for k, v in pad_batch(self.model.tokenizer, encoded, rows).items()})["scores"].reshape(-1)
                  for rows in groups]
         return in_input_order(parts, groups)
 
@@ -214,7 +216,7 @@ class RerankerTrainingRun:
             encoded = tokenize_pairs(self.model.tokenizer, queries[start:start + chunk], texts[start:start + chunk],
                                      c.max_length, c.max_query_length)
             with bf16_autocast(self.accelerator.device, self.bf16):
-                values.append(self.scores(encoded).float().cpu().numpy())
+                values.append(self.scores(encoded, self.model).float().cpu().numpy())  # no DDP collectives on one rank
         return np.concatenate(values) if values else np.zeros(0, dtype=np.float32)
 
     def record_extras(self, last: dict[str, float]) -> dict[str, float]:
