@@ -310,6 +310,8 @@ def mine_negatives(
     query_vectors = scorer.encode(query_texts, "query", show_progress)  # (n_queries, dim)
 
     pools = candidate_pools(corpus)
+    # each pool's vectors gathered once (one pool of every document: the matrix itself, no copy)
+    pool_vectors = {group: doc_vectors if len(docs) == len(doc_vectors) else doc_vectors[docs] for group, docs in pools.items()}
     bm25_of_pool: dict[str, BM25Index] = {}
     if config.pool in ("bm25", "both"):
         bm25_of_pool = {group: BM25Index.build([tokenize_code(corpus.texts[d]) for d in docs]) for group, docs in pools.items()}
@@ -354,7 +356,7 @@ def mine_negatives(
                 import faiss
 
                 vectors = query_vectors[[query_row[pairs[block[r]].query] for r in rows]]  # (b, dim)
-                _, ids = faiss.knn(vectors, doc_vectors[pool_docs], depth, metric=faiss.METRIC_INNER_PRODUCT)  # (b, depth)
+                _, ids = faiss.knn(vectors, pool_vectors[group], depth, metric=faiss.METRIC_INNER_PRODUCT)  # (b, depth)
                 for row, ranked in zip(rows, ids.tolist()):
                     for rank, local in enumerate(ranked[config.rank_start - 1 :], start=config.rank_start):
                         if local >= 0:
