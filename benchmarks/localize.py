@@ -20,8 +20,7 @@ same candidates:
   (w=1), and with the combination stored in its directory (``codehunt train rerank-weight``; what ``--rerank DIR``
   applies; over the top 10, the default depth, whose set is then the first stage's, so function Acc@10 cannot
   move), that combination over the top 30, and reading the issue's identifiers + title instead of its text
-  (``--rerank-query code``); with ``--model``
-  as well, each model's default + each reranker's stored combination.
+  (``--rerank-query code``); with ``--model`` as well, each model's default + each reranker's stored combination.
 
 Metrics (CoRNStack / SweRank): file Acc@1/3/5, function Acc@5/10 (a hit needs *all* gold
 items in the top k), Recall@10 and MRR; see ``codehunt.localize.resolve_gold`` for how gold
