@@ -17,7 +17,7 @@ def search_index(
     ``fusion`` and ``dense_weight`` override the index's recorded hybrid fusion for this query. Returns the
     index with the hits, so a caller can rank files from them.
     """
-    index = Index.load(index_path)
+    index = Index.load(index_path, load_dense=mode != "bm25")  # a BM25 query never reads dense.faiss
     index.search_config = index.search_config.with_fusion(fusion, dense_weight)
     return index, _search(index, query, k, mode, rerank, rerank_depth, rerank_fusion)
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Literal, Sequence
 
 
 from codehunt.index.bm25 import BM25Config, BM25Index
+from codehunt.index.chunk_file import ChunkFile
 from codehunt.index.chunking import CHUNKER_VERSION
 from codehunt.index.corpus import (
     Corpus,
@@ -92,6 +93,8 @@ class IndexConfig:
         return cls(**{name: _dataclass_from_json(kind, payload.get(name)) for name, kind in _CONFIG_PARTS.items()}, search=search)
 
 
+DENSE_NAME = "dense.faiss"
+
 _CONFIG_PARTS = {"encoder": EncoderConfig, "corpus": CorpusConfig, "dense": DenseConfig, "bm25": BM25Config}
 
 
@@ -102,7 +105,7 @@ class Index:
         self,
         path: Path,
         manifest: IndexManifest,
-        chunks: list[Chunk],
+        chunks: Sequence[Chunk],
         dense: Any,
         bm25: BM25Index,
         encoder: Encoder | None = None,
@@ -110,13 +113,15 @@ class Index:
         self.path = path
         self.manifest = manifest
         self.chunks = chunks
-        self.dense = dense
+        self._dense = dense
+        self._verify_dense = False
         self.bm25 = bm25
         self._encoder = encoder
         self.search_config = SearchConfig.from_json(manifest.config.get("search"))
         """Query-time settings: recorded at build time, replaceable per session (``dataclasses.replace``)."""
         self.up_to_date = False
         """True when :meth:`build` found nothing changed and published nothing (``incremental.is_up_to_date``)."""
+        self._doc_ids: Sequence[str] | None = None  # ids.json when loaded: finds a unit's chunk without parsing all
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -246,7 +251,7 @@ class Index:
             write_json_atomic(staging / "ids.json", [chunk.doc_id for chunk in chunks])
             if records is not None:
                 write_jsonl_atomic(staging / FILES_NAME, (record.to_json() for record in records))
-            save_dense_index(dense, staging / "dense.faiss")
+            save_dense_index(dense, staging / DENSE_NAME)
             bm25.save(staging / "bm25")
             save_doc_terms(staging / TERMS_DIR, terms)
             files, fast_files = checksum_tree(staging), fast_checksum_tree(staging)  # the store is a cache: not summed
@@ -298,7 +303,7 @@ class Index:
                 write_json_atomic(staging / "ids.json", [chunk.doc_id for chunk in chunks])
                 if records is not None:
                     write_jsonl_atomic(staging / FILES_NAME, (record.to_json() for record in records))
-                save_dense_index(dense, staging / "dense.faiss")
+                save_dense_index(dense, staging / DENSE_NAME)
                 bm25.save(staging / "bm25")
                 save_doc_terms(staging / TERMS_DIR, terms)
                 manifest = IndexManifest(  # the model files as seen where the index is written (shards, Ray workers: elsewhere)
@@ -314,33 +319,52 @@ class Index:
 
     # ------------------------------------------------------------------- load
     @classmethod
-    def load(cls, path: Path, encoder: Encoder | None = None, verify: bool = True) -> "Index":
+    def load(cls, path: Path, encoder: Encoder | None = None, verify: bool = True, load_dense: bool = True) -> "Index":
         """Open an index directory; the encoder is loaded lazily from the manifest when needed.
 
         Passing ``encoder`` checks it against the manifest (name, dimension, fingerprint). ``verify``
         checks every file's size and CRC-32 against the manifest first (``manifest.check_fast_checksums``)
         and refuses a corrupted index with the file's name; ``verify=False`` skips that read.
+        ``load_dense=False`` defers reading (and checking) ``dense.faiss`` to the first dense query: what a
+        one-shot BM25 search wants. A long-lived process should keep the default, so that an index republished
+        in the same place while it runs cannot be half read (the deferred read refuses a file that differs
+        from the manifest read at open).
         """
         path = Path(path)
         manifest = IndexManifest.read(path)
         if verify:
-            check_fast_checksums(path, manifest)
+            check_fast_checksums(path, manifest, skip=() if load_dense else (DENSE_NAME,))
         if encoder is not None:
             check_encoder(manifest, encoder, path)
-        chunks = _read_chunks(path / "corpus.jsonl")
+        chunks = ChunkFile(path / "corpus.jsonl")  # parsed line by line as search reads them
         ids = _read_json(path / "ids.json")
         if len(ids) != len(chunks) or len(chunks) != manifest.document_count:
             raise CorruptIndexError(
                 f"{path}: corpus.jsonl has {len(chunks)} chunks, ids.json {len(ids)}, manifest {manifest.document_count}; rebuild the index"
             )
-        dense = load_dense_index(path / "dense.faiss", DenseConfig(**manifest.config.get("dense", {})))
-        if dense.d != manifest.encoder.dimension or dense.ntotal != len(chunks):
-            raise CorruptIndexError(
-                f"{path / 'dense.faiss'} holds {dense.ntotal} vectors of dimension {dense.d}; the manifest says "
-                f"{len(chunks)} of {manifest.encoder.dimension}: rebuild the index"
-            )
         bm25 = BM25Index.load(path / "bm25")
-        return cls(path, manifest, chunks, dense, bm25, encoder)
+        index = cls(path, manifest, chunks, None, bm25, encoder)
+        index._doc_ids = ids
+        index._verify_dense = verify
+        if load_dense:
+            index.dense  # noqa: B018  # read now
+        return index
+
+    @property
+    def dense(self) -> Any:
+        """The FAISS index (read from ``dense.faiss`` on first use when the index was opened with ``load_dense=False``)."""
+        if self._dense is None:
+            path = self.path / DENSE_NAME
+            if self._verify_dense:
+                check_fast_checksums(self.path, self.manifest, only=(DENSE_NAME,))
+            dense = load_dense_index(path, DenseConfig(**self.manifest.config.get("dense", {})))
+            if dense.d != self.manifest.encoder.dimension or dense.ntotal != len(self.chunks):
+                raise CorruptIndexError(
+                    f"{path} holds {dense.ntotal} vectors of dimension {dense.d}; the manifest says "
+                    f"{len(self.chunks)} of {self.manifest.encoder.dimension}: rebuild the index"
+                )
+            self._dense = dense
+        return self._dense
 
     @cached_property
     def units(self) -> UnitTable:
@@ -507,8 +531,19 @@ class Index:
         hits = []
         for rank, (position, score) in enumerate(ranking[:k], start=1):
             chunk = self.chunks[position]
-            hits.append(hit_from_chunk(self.units.chunk(chunk.unit) if is_summary(chunk) else chunk, rank, score))
+            hits.append(hit_from_chunk(self._unit_chunk(chunk.unit) if is_summary(chunk) else chunk, rank, score))
         return hits
+
+    def _unit_chunk(self, unit: str) -> Chunk:
+        """The first chunk of ``unit`` (its doc id is the unit id), found through ``ids.json`` when the index was
+        loaded, so a hit on a docstring summary does not parse every chunk to build the unit table."""
+        position = self._doc_positions.get(unit)
+        return self.chunks[position] if position is not None else self.units.chunk(unit)
+
+    @cached_property
+    def _doc_positions(self) -> dict[str, int]:
+        ids = self._doc_ids if self._doc_ids is not None else [chunk.doc_id for chunk in self.chunks]
+        return {doc_id: position for position, doc_id in enumerate(ids)}
 
 
 def hit_from_chunk(chunk: Chunk, rank: int, score: float) -> Hit:
@@ -603,19 +638,6 @@ def _token_counter(encoder: SentenceTransformerEncoder):  # noqa: ANN202
         return [len(ids) for ids in encoded]
 
     return count
-
-
-def _read_chunks(path: Path) -> list[Chunk]:
-    if not path.is_file():
-        raise CorruptIndexError(f"{path} is missing: rebuild the index")
-    chunks = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                chunks.append(Chunk.from_json(json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise CorruptIndexError(f"{path}:{number} is corrupted ({exc}); rebuild the index") from exc
-    return chunks
 
 
 def _read_json(path: Path) -> Any:

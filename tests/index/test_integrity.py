@@ -69,7 +69,7 @@ def test_fast_checksum_is_size_and_crc32(tmp_path):
     file.write_bytes(b"hello")
     assert fast_checksum_file(file) == "5:3610a686"  # zlib.crc32(b"hello") == 0x3610A686, hand-checked
     big = tmp_path / "big"
-    payload = bytes(range(256)) * 40_000  # 10 MB: several 4 MiB blocks, so the running CRC is chained
+    payload = bytes(range(256)) * 40_000  # 10 MB, read through a memory map
     big.write_bytes(payload)
     assert fast_checksum_file(big) == f"{len(payload)}:{zlib.crc32(payload):08x}"
 
@@ -111,6 +111,37 @@ def test_verify_false_skips_the_check_and_sha256_verify_still_sees_it(copy):
     flip_byte(copy / "dense.faiss", offset=(copy / "dense.faiss").stat().st_size - 3)  # inside the last vector
     index = Index.load(copy, verify=False)
     assert any("dense.faiss: checksum mismatch" in problem for problem in index.verify())
+
+
+def test_empty_file_checksum(tmp_path):
+    (tmp_path / "empty").write_bytes(b"")
+    assert fast_checksum_file(tmp_path / "empty") == "0:00000000"
+
+
+def test_a_deferred_dense_index_is_checked_when_first_read(copy):
+    flip_byte(copy / "dense.faiss")
+    index = Index.load(copy, load_dense=False)  # a BM25-only open does not read dense.faiss
+    assert index.search("parse a date", k=1, mode="bm25")[0].qualname == "parse_iso_date"
+    with pytest.raises(CorruptIndexError, match=r"dense.faiss is corrupted \(checksum differs"):
+        index.search("parse a date", k=1, mode="dense")
+
+
+def test_a_deferred_dense_index_refuses_a_file_republished_after_open(copy, intact, tmp_path, default_encoder):
+    index = Index.load(copy, load_dense=False, encoder=default_encoder)
+    other = tmp_path / "src2"
+    other.mkdir()
+    (other / "m.py").write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")
+    rebuilt = tmp_path / "rebuilt"
+    Index.build(other, rebuilt, encoder=default_encoder)
+    shutil.copy(rebuilt / "dense.faiss", copy / "dense.faiss")  # another index's vectors where this one's were
+    with pytest.raises(CorruptIndexError, match=r"dense.faiss is corrupted"):
+        index.search("parse a date", k=1, mode="dense")
+
+
+def test_deferred_and_eager_loads_answer_alike(intact):
+    eager, lazy = Index.load(intact), Index.load(intact, load_dense=False)
+    for mode in ("bm25", "hybrid", "dense"):
+        assert lazy.search("send an email", k=2, mode=mode) == eager.search("send an email", k=2, mode=mode)
 
 
 def test_an_intact_index_loads_and_searches(intact):
