@@ -89,4 +89,3 @@ class ChunkFile(Sequence[Chunk]):
             return Chunk.from_json(json.loads(line))
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
             raise CorruptIndexError(f"{self.path}:{position + 1} is corrupted ({exc}); rebuild the index") from exc
-

@@ -117,9 +117,10 @@ def check_fast_checksums(directory: Path, manifest: IndexManifest, only: Iterabl
     """Raise :class:`CorruptIndexError` naming the first file whose size or CRC-32 differs from the manifest.
 
     ``only``/``skip`` narrow the check to some files (a file loaded later, such as a dense index a BM25 query never
-    reads, is checked when it is loaded, against the manifest read at open). A manifest without ``fast_files`` (written before this check existed) is accepted with a debug log:
-    ``codehunt index verify`` still checks its sha256 sums. Cost: one read of every index file (the OS
-    page cache usually holds them), reported by ``benchmarks/serve_latency.py``.
+    reads, is checked when it is loaded, against the manifest read at open). A manifest without ``fast_files``
+    (written before this check existed) is accepted with a debug log: ``codehunt index verify`` still checks its
+    sha256 sums. Cost: one read of every index file (the OS page cache usually holds them), reported by
+    ``benchmarks/serve_latency.py``.
     """
     if not manifest.fast_files:
         log.debug("%s: the manifest records no fast checksums (built before they existed); skipping the load check", directory)
