@@ -83,6 +83,14 @@ class ChunkFile(Sequence[Chunk]):
     def __reduce__(self) -> tuple[Any, ...]:  # pickled (Ray, multiprocessing) as the list it stands for
         return (list, (list(self),))
 
+    def raw_lines(self, start: int, end: int) -> bytes:
+        """Lines ``start..end-1`` as they are in the file, each with its newline: what an update copies unparsed."""
+        if not 0 <= start <= end <= len(self):
+            raise IndexError(f"lines {start}..{end} of {len(self)}")
+        if start == end:
+            return b""
+        return self._data[int(self._starts[start]) : int(self._ends[end - 1])] + b"\n"
+
     def _parse(self, position: int) -> Chunk:
         line = self._data[int(self._starts[position]) : int(self._ends[position])]
         try:

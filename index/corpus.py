@@ -193,20 +193,34 @@ def with_summary_chunks(chunks: Sequence[Chunk]) -> list[Chunk]:
     result = list(chunks)
     seen: set[str] = set()
     for chunk in chunks:
-        if chunk.unit in seen or chunk.kind == "document":
+        if chunk.unit in seen:
             continue
         seen.add(chunk.unit)
-        summary = docstring_summary(chunk.extra.get("docstring") or "")
-        if not summary:
-            continue
-        result.append(replace(
-            chunk,
-            doc_id=f"{chunk.unit}~{SUMMARY_PART}",
-            unit_id=chunk.unit,
-            text=summary,
-            extra={"part": SUMMARY_PART, "unit_lines": chunk.extra.get("unit_lines", [chunk.start_line, chunk.end_line])},
-        ))
+        summary = summary_chunk(chunk)
+        if summary is not None:
+            result.append(summary)
     return result
+
+
+def summary_id(unit: str) -> str:
+    """The doc id of ``unit``'s summary chunk."""
+    return f"{unit}~{SUMMARY_PART}"
+
+
+def summary_chunk(chunk: Chunk) -> Chunk | None:
+    """The summary chunk of the unit whose first chunk is ``chunk`` (None: no docstring, or a BEIR document)."""
+    if chunk.kind == "document":
+        return None
+    summary = docstring_summary(chunk.extra.get("docstring") or "")
+    if not summary:
+        return None
+    return replace(
+        chunk,
+        doc_id=summary_id(chunk.unit),
+        unit_id=chunk.unit,
+        text=summary,
+        extra={"part": SUMMARY_PART, "unit_lines": chunk.extra.get("unit_lines", [chunk.start_line, chunk.end_line])},
+    )
 
 
 SIGNATURE_SHARE = 0.25

@@ -159,20 +159,21 @@ class EmbeddingStore:
             )
         self._refresh()
 
-    def carry(self, target: Path, keep: Iterable[str]) -> int:
+    def carry(self, target: Path, keep: Iterable[str] | None) -> int:
         """Publish this store's vectors into the empty folder ``target`` (inside a staging index); return its rows.
 
         Shards are written once and never changed, so they are hard-linked (copied where the file
         system has no hard links): carrying a store costs no vector IO. When more than half the rows
         are dead (texts that no key in ``keep`` still needs), the live rows are written as one
         compacted shard instead, so an index that is updated for years keeps a store of about its size.
+        ``keep=None`` carries every shard as it is (a caller that knows most rows are live).
         """
-        keep = [key for key in dict.fromkeys(keep) if key in self._rows]
+        keep = None if keep is None else [key for key in dict.fromkeys(keep) if key in self._rows]
         shards = self._read_index()
         if not shards:
             return 0
         target = Path(target)
-        if len(self._rows) > 2 * len(keep):
+        if keep is not None and len(self._rows) > 2 * len(keep):
             compacted = EmbeddingStore(target, self.dimension)
             _, vectors = self.get(keep)
             compacted.put(keep, vectors)

@@ -35,14 +35,15 @@ import json
 import logging
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from codehunt.index.bm25 import BM25Config, BM25Index, _rank_bm25_idf
-from codehunt.index.corpus import CorpusConfig, bm25_text, chunk_files, is_summary, path_skip_reason, read_beir_corpus
+from codehunt.index.chunk_rows import ChunkRows
+from codehunt.index.corpus import SUMMARY_PART, CorpusConfig, bm25_text, chunk_files, is_summary, path_skip_reason, read_beir_corpus
 from codehunt.index.errors import BadInputError, CodehuntError
 from codehunt.index.git import git
 from codehunt.index.manifest import MANIFEST_NAME, IndexManifest
@@ -62,6 +63,7 @@ FILES_NAME = "files.jsonl"
 TERMS_DIR = "bm25_terms"
 """Each BM25 document's distinct terms and counts (:class:`DocTerms`): BM25 is rebuilt without re-tokenizing."""
 TERMS_FORMAT_VERSION = 1
+SUMMARY_SUFFIX = f"~{SUMMARY_PART}"
 RACY_NS = 2_000_000_000
 """A file whose mtime is within this many nanoseconds of the scan that read it is hashed again next time."""
 
@@ -75,6 +77,9 @@ class FileRecord:
     blob: str
     mtime_ns: int = 0
     racy: bool = False
+    chunks: int = -1
+    """Code chunks the file gave (after splitting), so an update finds its rows without parsing ``corpus.jsonl``;
+    -1 in an index from before this field (then the corpus is parsed once)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,18 +110,36 @@ class DocTerms:
 
 @dataclass(frozen=True)
 class PreviousIndex:
-    """What an existing index offers a new build: file records, and its code chunks with their JSON lines and terms."""
+    """What an existing index offers a new build: file records, and its chunks, ids, terms and vectors by row.
+
+    ``chunks`` holds every chunk of that index, its ``n_code`` code chunks (the BM25 documents) first and its
+    summaries after them, read lazily (a :class:`~codehunt.index.chunk_file.ChunkFile`, or the in-memory chunks
+    of a served index); ``rows`` gives each file's code rows. ``vectors()`` reads the old index's vectors by
+    row, or gives None for an index whose vectors are not stored exactly (IVF-PQ); the embedding store is used then.
+    """
 
     records: dict[str, FileRecord]
-    chunks: list[Chunk]  # code chunks (BM25 documents) in corpus order; summaries are derived again
-    lines: list[str]  # their corpus.jsonl lines, written again as they are
-    rows: dict[str, list[int]]  # path -> rows of its chunks
+    chunks: Sequence[Chunk]
+    n_code: int
+    rows: dict[str, range]  # path -> rows of its code chunks
     skips: dict[str, list[Skip]]
     source: dict[str, Any]
     terms: DocTerms | None  # None in an index from before bm25_terms/: its chunks are tokenized again
+    doc_ids: Sequence[str] = ()
+    unit_count: int = 0
+    vectors: Callable[[], "np.ndarray | None"] = lambda: None
 
     def has(self, path: str) -> bool:
         return path in self.records and (path in self.rows or path in self.skips)
+
+
+@dataclass(frozen=True)
+class BuildState:
+    """What a build knew about its files beside the index itself: an update of the same object starts from it."""
+
+    records: list[FileRecord] | None
+    skipped: list[Skip]
+    terms: DocTerms
 
 
 @dataclass(frozen=True)
@@ -124,13 +147,14 @@ class Scan:
     """A source read into the chunks an index embeds.
 
     ``records`` is None for a BEIR corpus (no files); ``origins[i]`` is the row in ``previous`` that
-    chunk ``i`` was taken from, or -1 for a chunk made now.
+    chunk ``i`` was taken from, or -1 for a chunk made now. ``chunks`` reads reused chunks from ``previous``
+    lazily (:class:`~codehunt.index.chunk_rows.ChunkRows`).
     """
 
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     skipped: list[Skip]
     records: list[FileRecord] | None
-    origins: list[int] | None = None
+    origins: np.ndarray | None = None  # (len(chunks),) int64
     previous: "PreviousIndex | None" = None
 
 
@@ -155,9 +179,13 @@ def chunking_key(config: dict[str, Any], chunker_version: str) -> dict[str, Any]
 def read_previous(output: Path, key: dict[str, Any]) -> PreviousIndex | None:
     """The reusable part of the index at ``output``, or None (no index there, or one chunked differently).
 
-    An index that cannot be read is not reused (the build replaces it); an index from before
+    The corpus is opened lazily: file records that carry their chunk counts give each file's rows without
+    parsing a line. An index that cannot be read is not reused (the build replaces it); an index from before
     ``files.jsonl`` offers no files, so every file is read again (its vectors still come from the store).
     """
+    from codehunt.index.chunk_file import ChunkFile
+    from codehunt.index.dense import DenseConfig, load_dense_index
+
     if not (output / MANIFEST_NAME).is_file():
         return None
     try:
@@ -166,25 +194,106 @@ def read_previous(output: Path, key: dict[str, Any]) -> PreviousIndex | None:
             log.info("%s was chunked with other settings: every file is read again", output)
             return None
         records = {r.path: r for r in map(FileRecord.from_json, _read_jsonl(output / FILES_NAME))} if (output / FILES_NAME).is_file() else {}
-        chunks: list[Chunk] = []
-        lines: list[str] = []
-        rows: dict[str, list[int]] = {}
-        with (output / "corpus.jsonl").open("rb") as handle:  # binary lines: no newline translation, no big copies
-            for raw in handle:
-                line = raw.decode("utf-8").rstrip("\n")
-                chunk = Chunk.from_json(json.loads(line))
-                if not is_summary(chunk):  # summaries are derived from the code chunks again (``with_summary_chunks``)
-                    rows.setdefault(chunk.path, []).append(len(chunks))
-                    chunks.append(chunk)
-                    lines.append(line)
+        chunks = ChunkFile(output / "corpus.jsonl")
+        doc_ids = json.loads((output / "ids.json").read_text(encoding="utf-8"))
+        if len(doc_ids) != len(chunks):
+            raise ValueError(f"ids.json lists {len(doc_ids)} chunks, corpus.jsonl has {len(chunks)}")
         skips: dict[str, list[Skip]] = {}
         for skip in (Skip(**record) for record in _read_jsonl(output / "skipped.jsonl")):
             skips.setdefault(skip.path, []).append(skip)
-        terms = load_doc_terms(output / TERMS_DIR, len(chunks))
+        rows, n_code = code_rows(list(records.values()), chunks, doc_ids)
+        terms = load_doc_terms(output / TERMS_DIR, n_code)
+        dense_config = DenseConfig(**manifest.config.get("dense", {}))
+
+        def vectors() -> np.ndarray | None:
+            return exact_vectors(load_dense_index(output / "dense.faiss", dense_config, mmap=False), len(chunks))
     except (CodehuntError, OSError, ValueError, TypeError, KeyError) as exc:
         log.warning("%s cannot be reused (%s): building from scratch", output, exc)
         return None
-    return PreviousIndex(records, chunks, lines, rows, skips, manifest.source, terms)
+    return PreviousIndex(records, chunks, n_code, rows, skips, manifest.source, terms, doc_ids, manifest.unit_count, vectors)
+
+
+def previous_from_index(index: "Index", key: dict[str, Any]) -> PreviousIndex | None:
+    """What a loaded index offers an update, from memory: its chunks, ids and vectors as it holds them.
+
+    A long-lived process (``codehunt serve``) updates the object it serves, so nothing is read back from disk
+    but the small files: the file records, skips and BM25 terms come from the build that made the object
+    (``index.build_state``), or from its directory when that still holds the generation it loaded. None when
+    neither is there, or the index was chunked with other settings: the caller reads the directory instead.
+    """
+    manifest = index.manifest
+    if chunking_key(manifest.config, manifest.chunker_version) != key or manifest.source.get("kind") == "beir":
+        return None
+    state = index.build_state
+    if state is None:
+        try:
+            on_disk = IndexManifest.read(index.path)
+        except CodehuntError:
+            return None
+        if on_disk.files != manifest.files or not (index.path / FILES_NAME).is_file():
+            return None  # republished (or never written with file records): not the generation held in memory
+        records = list(map(FileRecord.from_json, _read_jsonl(index.path / FILES_NAME)))
+        skipped = [Skip(**record) for record in _read_jsonl(index.path / "skipped.jsonl")]
+        n_code = len(index.bm25.doc_lens)
+        terms = load_doc_terms(index.path / TERMS_DIR, n_code)
+        if terms is None:
+            return None
+        state = BuildState(records, skipped, terms)
+    if state.records is None:
+        return None
+    chunks = index.chunks
+    doc_ids = index.doc_ids
+    rows, n_code = code_rows(state.records, chunks, doc_ids)
+    if n_code != state.terms.n_docs:
+        return None
+    skips: dict[str, list[Skip]] = {}
+    for skip in state.skipped:
+        skips.setdefault(skip.path, []).append(skip)
+    dense = index.dense
+    return PreviousIndex({r.path: r for r in state.records}, chunks, n_code, rows, skips, manifest.source, state.terms,
+                         doc_ids, manifest.unit_count, lambda: exact_vectors(dense, len(chunks)))
+
+
+def code_rows(records: Sequence[FileRecord], chunks: Sequence[Chunk], doc_ids: Sequence[str]) -> tuple[dict[str, range], int]:
+    """Each file's code rows and the number of code chunks, from the records' chunk counts (files are stored in
+    record order); where a count is missing, by parsing every chunk (an index from before the counts)."""
+    if records and all(record.chunks >= 0 for record in records):
+        rows: dict[str, range] = {}
+        start = 0
+        for record in records:
+            if record.chunks:
+                rows[record.path] = range(start, start + record.chunks)
+                start += record.chunks
+        if start <= len(doc_ids) and all(doc_ids[row].endswith(SUMMARY_SUFFIX) for row in range(start, len(doc_ids))):
+            return rows, start
+        log.warning("the file records' chunk counts do not match the corpus: reading every chunk")
+    lists: dict[str, list[int]] = {}
+    n_code = 0
+    for row, chunk in enumerate(chunks):
+        if is_summary(chunk):  # summaries come after every code chunk
+            break
+        lists.setdefault(chunk.path, []).append(row)
+        n_code = row + 1
+    return {path: range(found[0], found[-1] + 1) for path, found in lists.items()}, n_code
+
+
+def with_chunk_counts(records: Sequence[FileRecord], chunks: Sequence[Chunk]) -> list[FileRecord]:
+    """``records`` with each file's count of code chunks in ``chunks`` (for builds that chunk elsewhere: shards, Ray)."""
+    counts = Counter(chunk.path for chunk in chunks if not is_summary(chunk))
+    return [record if record.chunks == counts.get(record.path, 0) else replace(record, chunks=counts.get(record.path, 0))
+            for record in records]
+
+
+def exact_vectors(dense: Any, count: int) -> np.ndarray | None:
+    """The (count, dim) vectors a FAISS index holds exactly (flat, HNSW, IVF-flat), or None (IVF-PQ, or a mismatch)."""
+    from codehunt.index.dense import dense_index_type
+
+    kind = dense_index_type(dense)
+    if kind == "ivfpq" or dense.ntotal != count:
+        return None
+    if kind == "ivf":
+        dense.make_direct_map()
+    return dense.reconstruct_n(0, dense.ntotal)  # (count, dim) float32
 
 
 def scan_source(
@@ -243,13 +352,13 @@ def scan_source(
         files = iter_directory(source, config.source, wanted)
 
     # Per file, in listing order: the rows of its old chunks (reused), or None when its new chunks follow.
-    plan: list[tuple[str, list[int] | None, list[Skip]]] = []
+    plan: list[tuple[str, range | None, list[Skip]]] = []
     fresh: list[Chunk] = []
     records: list[FileRecord] = []
     for file in files:
         if file.path in unread:
             assert previous is not None
-            plan.append((file.path, previous.rows.get(file.path, []), previous.skips.get(file.path, [])))
+            plan.append((file.path, previous.rows.get(file.path, range(0)), previous.skips.get(file.path, [])))
             records.append(old[file.path])
             progress.files_reused += 1
             report(progress)
@@ -261,7 +370,7 @@ def scan_source(
             records.append(record)
             progress.files_read += 1
             if previous is not None and previous.has(file.path) and old[file.path].blob == record.blob:
-                plan.append((file.path, previous.rows.get(file.path, []), previous.skips.get(file.path, [])))
+                plan.append((file.path, previous.rows.get(file.path, range(0)), previous.skips.get(file.path, [])))
                 progress.files_reused += 1
                 report(progress)
                 continue
@@ -273,20 +382,30 @@ def scan_source(
     split_fresh: dict[str, list[Chunk]] = {}
     for chunk in split(fresh):
         split_fresh.setdefault(chunk.path, []).append(chunk)
-    chunks: list[Chunk] = []
-    origins: list[int] = []
+    made = [chunk for path, rows, _ in plan if rows is None for chunk in split_fresh.get(path, [])]
+    parts: list[tuple[Sequence[Chunk], range]] = []
+    origin_parts: list[np.ndarray] = []
+    counts: dict[str, int] = {}
     skipped: list[Skip] = []
+    next_made = 0
     for path, rows, skips in plan:
         if rows is None:
-            made = split_fresh.get(path, [])
-            chunks.extend(made)
-            origins.extend([-1] * len(made))
+            count = len(split_fresh.get(path, []))
+            parts.append((made, range(next_made, next_made + count)))
+            origin_parts.append(np.full(count, -1, dtype=np.int64))
+            next_made += count
         else:
             assert previous is not None
-            chunks.extend(previous.chunks[row] for row in rows)
-            origins.extend(rows)
+            count = len(rows)
+            parts.append((previous.chunks, rows))
+            origin_parts.append(np.asarray(rows, dtype=np.int64))
+        counts[path] = count
         skipped.extend(skips)
-    if not chunks:
+    chunks = ChunkRows.concat(parts)
+    origins = np.concatenate(origin_parts) if origin_parts else np.zeros(0, dtype=np.int64)
+    records = [record if record.chunks == counts.get(record.path, 0) else replace(record, chunks=counts.get(record.path, 0))
+               for record in records]
+    if not len(chunks):
         reasons = sorted({skip.reason for skip in skipped})
         detail = f" ({len(skipped)} files skipped: {', '.join(reasons)})" if reasons else ""
         raise BadInputError(f"{source} holds no indexable source code{detail}: point codehunt at a codebase")
@@ -306,7 +425,7 @@ def is_up_to_date(output: Path, scan: Scan, previous: PreviousIndex, config: dic
     """
     from codehunt.index.encoder import model_files_signature
 
-    if scan.records is None or scan.origins != list(range(len(previous.chunks))):
+    if scan.records is None or scan.origins is None or not np.array_equal(scan.origins, np.arange(previous.n_code)):
         return False
     if scan.records != list(previous.records.values()) or scan.skipped != [s for skips in previous.skips.values() for s in skips]:
         return False
@@ -319,17 +438,6 @@ def is_up_to_date(output: Path, scan: Scan, previous: PreviousIndex, config: dic
     return bool(signature) and signature == manifest.encoder.model_files
 
 
-def corpus_lines(chunks: Sequence[Chunk], scan: Scan | None) -> Iterator[str]:
-    """The ``corpus.jsonl`` line of each chunk: a reused chunk's old line as it was (the same JSON), others dumped.
-
-    ``vars(chunk)`` is the JSON of ``chunk.to_json()`` without ``asdict``'s deep copy.
-    """
-    origins = scan.origins if scan is not None and scan.previous is not None and scan.origins is not None else []
-    for number, chunk in enumerate(chunks):
-        origin = origins[number] if number < len(origins) else -1
-        yield scan.previous.lines[origin] if origin >= 0 else json.dumps(vars(chunk), ensure_ascii=False)  # type: ignore[union-attr]
-
-
 def write_lines_atomic(path: Path, lines: Iterable[str]) -> None:
     with atomic_file(path) as handle:
         for line in lines:
@@ -339,35 +447,74 @@ def write_lines_atomic(path: Path, lines: Iterable[str]) -> None:
 
 def bm25_doc_terms(chunks: Sequence[Chunk], scan: Scan | None) -> DocTerms:
     """The :class:`DocTerms` of ``chunks`` (the BM25 documents, in order): rows of reused chunks copied from the
-    previous index, every other chunk tokenized (``tokenize_code(bm25_text(chunk))``)."""
+    previous index, every other chunk tokenized (``tokenize_code(bm25_text(chunk))``).
+
+    Reused rows are copied in a few vectorised gathers, so an update of one file costs time in the number of
+    rows, not a Python step per document.
+    """
     previous = scan.previous if scan is not None else None
     old = previous.terms if previous is not None else None
-    origins = scan.origins if old is not None and scan is not None and scan.origins is not None else []
+    origins = scan.origins if old is not None and scan is not None and scan.origins is not None else None
+    origins = origins[: len(chunks)] if origins is not None else np.full(len(chunks), -1, dtype=np.int64)
     vocabulary: list[str] = list(old.vocabulary) if old is not None else []  # ids of the old terms are kept for now
     term_ids = {term: number for number, term in enumerate(vocabulary)}
-    pieces: list[tuple[np.ndarray, np.ndarray]] = []
-    for number, chunk in enumerate(chunks):
-        origin = origins[number] if number < len(origins) else -1
-        if origin >= 0:
-            assert old is not None
-            start, end = old.offsets[origin], old.offsets[origin + 1]
-            pieces.append((old.term_ids[start:end], old.counts[start:end]))
-            continue
-        counts = Counter(tokenize_code(bm25_text(chunk)))  # a dict: terms in first-occurrence order
-        ids = [term_ids.setdefault(term, len(term_ids)) for term in counts]
-        pieces.append((np.array(ids, dtype=np.int32), np.fromiter(counts.values(), dtype=np.int32, count=len(counts))))
+    lengths = np.zeros(len(chunks), dtype=np.int64)
+    reused = origins >= 0
+    if old is not None and reused.any():
+        lengths[reused] = old.offsets[origins[reused] + 1] - old.offsets[origins[reused]]
+    new_ids: list[np.ndarray] = []
+    new_counts: list[np.ndarray] = []
+    for number in np.flatnonzero(~reused).tolist():
+        counts = Counter(tokenize_code(bm25_text(chunks[number])))  # a dict: terms in first-occurrence order
+        new_ids.append(np.array([term_ids.setdefault(term, len(term_ids)) for term in counts], dtype=np.int32))
+        new_counts.append(np.fromiter(counts.values(), dtype=np.int32, count=len(counts)))
+        lengths[number] = len(counts)
     vocabulary.extend(list(term_ids)[len(vocabulary):])
-    lengths = np.fromiter((len(ids) for ids, _ in pieces), dtype=np.int64, count=len(pieces))
-    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    ids = np.concatenate([ids for ids, _ in pieces]) if pieces else np.zeros(0, dtype=np.int32)
-    counts = np.concatenate([counts for _, counts in pieces]) if pieces else np.zeros(0, dtype=np.int32)
+    ids = np.zeros(int(offsets[-1]), dtype=np.int32)
+    counts = np.zeros(int(offsets[-1]), dtype=np.int32)
+    if old is not None and reused.any():
+        target = _ranges(offsets[:-1][reused], lengths[reused])
+        source = _ranges(old.offsets[origins[reused]], lengths[reused])
+        ids[target], counts[target] = old.term_ids[source], old.counts[source]
+    if new_ids:
+        target = _ranges(offsets[:-1][~reused], lengths[~reused])
+        ids[target], counts[target] = np.concatenate(new_ids), np.concatenate(new_counts)
     # Renumber the terms by first occurrence in this corpus, dropping terms no document has any more.
-    present, first = np.unique(ids, return_index=True)
-    order = present[np.argsort(first, kind="stable")]
+    order = stable_argsort_ids(ids)  # rows grouped by term, each group in row order
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_ids[1:] != sorted_ids[:-1]])) if len(ids) else np.zeros(0, dtype=np.int64)
+    present, first_row = sorted_ids[starts], order[starts]  # each term present, and the row it first occurs at
+    by_first = present[np.argsort(first_row, kind="stable")]
     renumber = np.full(len(vocabulary), -1, dtype=np.int32)
-    renumber[order] = np.arange(len(order), dtype=np.int32)
-    return DocTerms([vocabulary[i] for i in order.tolist()], offsets, renumber[ids], counts)
+    renumber[by_first] = np.arange(len(by_first), dtype=np.int32)
+    return DocTerms([vocabulary[i] for i in by_first.tolist()], offsets, renumber[ids], counts)
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + n) for s, n in zip(starts, lengths)])`` without a Python loop."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    begins = np.cumsum(lengths) - lengths  # where each range begins in the output
+    return np.arange(total, dtype=np.int64) + np.repeat(starts.astype(np.int64) - begins, lengths)
+
+
+def stable_argsort_ids(ids: np.ndarray) -> np.ndarray:
+    """``np.argsort(ids, kind="stable")`` for non-negative int32 ids, as one or two 16-bit radix passes.
+
+    NumPy sorts 16-bit integers stably by radix sort (O(n)) and wider ones by timsort; ids below 2**16 (a
+    vocabulary of 38k terms for the standard library) take one pass, wider ones a low-then-high pass (LSD).
+    Measured on 2.3M rows: 41 ms against 184 ms for the int32 sort.
+    """
+    ids = np.asarray(ids)
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if int(ids.max()) < 1 << 16:
+        return np.argsort(ids.astype(np.uint16), kind="stable").astype(np.int64)
+    low = np.argsort((ids & 0xFFFF).astype(np.uint16), kind="stable")
+    return low[np.argsort((ids[low] >> 16).astype(np.uint16), kind="stable")].astype(np.int64)
 
 
 def bm25_from_doc_terms(terms: DocTerms, config: BM25Config = BM25Config()) -> BM25Index:
@@ -383,7 +530,7 @@ def bm25_from_doc_terms(terms: DocTerms, config: BM25Config = BM25Config()) -> B
     doc_lens = np.bincount(doc_of_row, weights=terms.counts, minlength=n_docs).astype(np.int64)  # (n_docs,)
     if int(doc_lens.sum()) == 0:
         raise BadInputError(f"cannot build a BM25 index: all {n_docs} documents are empty")
-    order = np.argsort(terms.term_ids.astype(np.int64) * n_docs + doc_of_row, kind="stable")  # (term, doc) keys are unique
+    order = stable_argsort_ids(terms.term_ids)  # rows are in document order: stable by term = by (term, doc)
     doc_freqs = np.bincount(terms.term_ids, minlength=len(terms.vocabulary))  # (n_terms,)
     offsets = np.zeros(len(terms.vocabulary) + 1, dtype=np.int64)
     np.cumsum(doc_freqs, out=offsets[1:])
@@ -431,11 +578,14 @@ def update_index(
     encoder: "Encoder | None" = None,
     show_progress: bool = False,
     progress: ProgressCallback | None = None,
+    base: "Index | None" = None,
+    on_ready: "Callable[[Index], None] | None" = None,
 ) -> "Index":
     """Bring the index at ``path`` up to date with the source its manifest records (``rev``: move a git index there).
 
     Same model, same config, same output: only changed files are read and chunked again and only
-    new texts embedded, then the index is published atomically as by a full build.
+    new texts embedded, then the index is published atomically as by a full build. ``base`` and
+    ``on_ready``: as for :meth:`Index.build` (a served index updated from memory, and answering early).
     """
     from codehunt.index.index import Index, IndexConfig
 
@@ -452,7 +602,7 @@ def update_index(
         raise BadInputError(f"{path} was built from the BEIR corpus {source}, which has no revisions: leave out --rev")
     config = IndexConfig.from_json(manifest.config)
     return Index.build(source, path, config, rev=rev if rev is not None else manifest.source.get("rev"),
-                       encoder=encoder, show_progress=show_progress, progress=progress)
+                       encoder=encoder, show_progress=show_progress, progress=progress, base=base, on_ready=on_ready)
 
 
 def _blob_ids(repo: Path, commit: str) -> dict[str, str]:

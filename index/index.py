@@ -16,6 +16,7 @@ import json
 import logging
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +34,7 @@ from codehunt.index.corpus import (
     split_long_chunks,
     with_summary_chunks,
 )
+from codehunt.index.delta import assemble_rows, gather_vectors, write_corpus
 from codehunt.index.dense import DenseConfig, build_dense_index, dense_index_type, load_dense_index, save_dense_index, search_dense_index
 from codehunt.index.embedding_cache import CachedEncoder, store_namespace
 from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder, model_files_signature
@@ -41,19 +43,20 @@ from codehunt.index.file_ranking import FileHit, rank_files
 from codehunt.index.incremental import (
     FILES_NAME,
     TERMS_DIR,
+    BuildState,
     FileRecord,
     Scan,
     bm25_doc_terms,
     bm25_from_doc_terms,
     chunking_key,
-    corpus_lines,
     is_up_to_date,
+    previous_from_index,
     read_previous,
     save_doc_terms,
     scan_source,
     source_record,
     update_index,
-    write_lines_atomic,
+    with_chunk_counts,
 )
 from codehunt.index.manifest import FAST_HASH, MANIFEST_NAME, EncoderInfo, IndexManifest, check_fast_checksums, fast_checksum_tree
 from codehunt.index.progress import BuildProgress, ProgressCallback, no_progress
@@ -122,6 +125,8 @@ class Index:
         self.up_to_date = False
         """True when :meth:`build` found nothing changed and published nothing (``incremental.is_up_to_date``)."""
         self._doc_ids: Sequence[str] | None = None  # ids.json when loaded: finds a unit's chunk without parsing all
+        self.build_state: BuildState | None = None
+        """File records, skips and BM25 terms of the build that made this object (None when loaded from disk)."""
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -135,6 +140,8 @@ class Index:
         show_progress: bool = False,
         progress: ProgressCallback | None = None,
         fresh: bool = False,
+        base: "Index | None" = None,
+        on_ready: "Callable[[Index], None] | None" = None,
     ) -> "Index":
         """Index a directory, a git revision (``rev``) or a BEIR ``corpus.jsonl`` into ``output``.
 
@@ -144,6 +151,11 @@ class Index:
         a fresh build. ``fresh=True`` reuses nothing. ``progress`` receives a
         :class:`~codehunt.index.progress.BuildProgress` at every step (the encoder draws no bar of
         its own then); ``show_progress`` alone draws a tqdm bar over the texts to embed.
+
+        ``base``: the loaded index at ``output`` (a served one), updated from memory instead of reading the
+        directory back (``incremental.previous_from_index``). ``on_ready`` receives the new index once it is
+        complete in memory, before it is written: a server can answer from it while it is published; the
+        object returned is the same one, its manifest then the one written.
         """
         source, output = Path(source), Path(output)
         if not source.exists():
@@ -151,7 +163,8 @@ class Index:
         model = _lazy_encoder(encoder, config.encoder)
         state, report = BuildProgress(), progress or no_progress
         with build_lock(output):
-            previous = None if fresh else read_previous(output, chunking_key(_jsonable(asdict(config)), CHUNKER_VERSION))
+            key = chunking_key(_jsonable(asdict(config)), CHUNKER_VERSION)
+            previous = None if fresh else (previous_from_index(base, key) if base is not None else None) or read_previous(output, key)
             commit = resolve_revision(source, rev) if rev else None
             scan = scan_source(source, commit, config.corpus, previous, _splitter(model, config), state, report)
             record = source_record(source, rev, commit)
@@ -166,7 +179,7 @@ class Index:
                     return index
             return cls._publish(
                 scan.chunks, scan.skipped, scan.records, output, config, model(), record,
-                state, report, show_progress and progress is None, fresh, scan,
+                state, report, show_progress and progress is None, fresh, scan, on_ready,
             )
 
     @classmethod
@@ -210,6 +223,7 @@ class Index:
         show_progress: bool,
         fresh: bool = False,
         scan: Scan | None = None,
+        on_ready: "Callable[[Index], None] | None" = None,
     ) -> "Index":
         """Embed ``chunks`` through the embedding store, build FAISS and BM25, and publish ``output`` atomically.
 
@@ -218,14 +232,21 @@ class Index:
         store is written in place as slices are embedded and carried into the new directory. The
         chunks ``scan`` took from the previous index keep their ``corpus.jsonl`` lines and BM25 terms.
         """
-        if config.corpus.summaries:
-            chunks = with_summary_chunks(chunks)
         if fresh and not isinstance(encoder, CachedEncoder):
             shutil.rmtree(output / EMBEDDINGS_DIR / store_namespace(encoder), ignore_errors=True)
         store = encoder if isinstance(encoder, CachedEncoder) else \
             CachedEncoder(encoder, output / EMBEDDINGS_DIR, config.encoder.batch_size * SLICE_BATCHES)
         owned = store is not encoder
-        texts = [embedding_text(chunk) for chunk in chunks]
+        old_vectors = scan.previous.vectors() if scan is not None and scan.previous is not None else None
+        rows = assemble_rows(scan, config.corpus.summaries) if old_vectors is not None and scan is not None else None  # an update, by row
+        if rows is not None:
+            chunks, doc_ids, unit_count = rows.chunks, rows.doc_ids, rows.unit_count
+            new_rows = rows.new_rows.tolist()
+            texts = [embedding_text(chunks[row]) for row in new_rows]  # only the chunks that are new
+        else:
+            chunks = with_summary_chunks(chunks) if config.corpus.summaries else list(chunks)
+            doc_ids, unit_count = [chunk.doc_id for chunk in chunks], len({chunk.unit for chunk in chunks})
+            texts = [embedding_text(chunk) for chunk in chunks]
         state.stage = "embedding"
         report(state)
 
@@ -235,20 +256,51 @@ class Index:
 
         started = time.perf_counter()
         keys = store.keys(texts, "document")
-        vectors = store.encode(texts, "document", show_progress, progress=embedded, keys=keys)  # (chunks, dim)
+        vectors = store.encode(texts, "document", show_progress, progress=embedded, keys=keys)  # (texts, dim)
         log.info("embedded %d of %d chunks in %.1fs (the rest from %s)", state.units_embedded, len(chunks),
-                 time.perf_counter() - started, store.store.directory)
+                 time.perf_counter() - started, "the previous index" if rows is not None else store.store.directory)
+        if rows is not None:
+            if len(store.store) > 2 * len(chunks):  # compaction ahead: the store needs every live key
+                keys = store.keys([embedding_text(chunk) for chunk in chunks], "document")
+            else:
+                keys = None  # every shard is carried
         state.stage = "indexing"
         report(state)
-        dense = build_dense_index(vectors, config.dense)
-        terms = bm25_doc_terms([chunk for chunk in chunks if not is_summary(chunk)], scan)
-        bm25 = bm25_from_doc_terms(terms, config.bm25)  # what BM25Index.build makes, reused chunks not re-tokenized
+
+        def dense_index() -> Any:
+            full = gather_vectors(rows, old_vectors, vectors) if rows is not None else vectors  # (chunks, dim)
+            return build_dense_index(full, config.dense)
+
+        # FAISS and NumPy copies release the GIL: the dense index is built beside BM25 (0.15 s of 0.7 s of an update).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="codehunt-dense") as pool:
+            building = pool.submit(dense_index)
+            n_code = rows.n_code if rows is not None else sum(1 for chunk in chunks if not is_summary(chunk))
+            terms = bm25_doc_terms(chunks[:n_code] if rows is None else scan.chunks, scan)  # type: ignore[union-attr]
+            bm25 = bm25_from_doc_terms(terms, config.bm25)  # what BM25Index.build makes, reused chunks not re-tokenized
+            dense = building.result()
+        manifest = IndexManifest(  # the checksums are added once the files are written
+            encoder=replace(_encoder_info(encoder, config.encoder), model_files=model_files_signature(config.encoder.model)),
+            index_type=dense_index_type(dense),  # what auto chose
+            document_count=len(chunks),
+            unit_count=unit_count,
+            chunker_version=CHUNKER_VERSION,
+            source=source_info,
+            config=_jsonable(asdict(config)),
+            fast_hash=FAST_HASH,
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            build={key: value for key, value in asdict(state).items() if key != "stage"},
+        )
+        index = cls(output, manifest, chunks, dense, bm25, encoder)
+        index._doc_ids = doc_ids
+        index.build_state = BuildState(records, list(skipped), terms)
+        if on_ready is not None:
+            on_ready(index)
         state.stage = "writing"
         report(state)
         with staging_directory(output) as staging:
-            write_lines_atomic(staging / "corpus.jsonl", corpus_lines(chunks, scan))
+            write_corpus(staging / "corpus.jsonl", chunks)
             write_jsonl_atomic(staging / "skipped.jsonl", (skip.to_json() for skip in skipped))
-            write_json_atomic(staging / "ids.json", [chunk.doc_id for chunk in chunks])
+            write_json_atomic(staging / "ids.json", doc_ids)
             if records is not None:
                 write_jsonl_atomic(staging / FILES_NAME, (record.to_json() for record in records))
             save_dense_index(dense, staging / DENSE_NAME)
@@ -257,22 +309,10 @@ class Index:
             files, fast_files = checksum_tree(staging), fast_checksum_tree(staging)  # the store is a cache: not summed
             if owned:
                 store.store.carry(staging / EMBEDDINGS_DIR / store.namespace, keys)
-            manifest = IndexManifest(
-                encoder=replace(_encoder_info(encoder, config.encoder), model_files=model_files_signature(config.encoder.model)),
-                index_type=dense_index_type(dense),  # what auto chose
-                document_count=len(chunks),
-                unit_count=len({chunk.unit for chunk in chunks}),
-                chunker_version=CHUNKER_VERSION,
-                source=source_info,
-                config=_jsonable(asdict(config)),
-                files=files,
-                fast_hash=FAST_HASH,
-                fast_files=fast_files,
-                created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                build={key: value for key, value in asdict(state).items() if key != "stage"},
-            )
+            manifest = replace(manifest, files=files, fast_files=fast_files)
             write_json_atomic(staging / MANIFEST_NAME, manifest.to_json())
-        return cls(output, manifest, chunks, dense, bm25, encoder)
+        index.manifest = manifest
+        return index
 
     @classmethod
     def update(
@@ -293,6 +333,7 @@ class Index:
         the files and the manifest are written as by :meth:`build` and published atomically under the lock.
         """
         output = Path(output)
+        records = with_chunk_counts(records, chunks) if records is not None else None
         with build_lock(output):
             dense = build_dense_index(vectors, config.dense)
             terms = bm25_doc_terms([chunk for chunk in chunks if not is_summary(chunk)], None)
@@ -315,7 +356,9 @@ class Index:
                     created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), build=build or {},
                 )
                 write_json_atomic(staging / MANIFEST_NAME, manifest.to_json())
-        return cls(output, manifest, chunks, dense, bm25)
+        index = cls(output, manifest, chunks, dense, bm25)
+        index.build_state = BuildState(records, list(skipped), terms)
+        return index
 
     # ------------------------------------------------------------------- load
     @classmethod
@@ -540,10 +583,16 @@ class Index:
         position = self._doc_positions.get(unit)
         return self.chunks[position] if position is not None else self.units.chunk(unit)
 
+    @property
+    def doc_ids(self) -> Sequence[str]:
+        """Every chunk's doc id, in order (``ids.json``; from the chunks for an index made without one)."""
+        if self._doc_ids is None:
+            self._doc_ids = [chunk.doc_id for chunk in self.chunks]
+        return self._doc_ids
+
     @cached_property
     def _doc_positions(self) -> dict[str, int]:
-        ids = self._doc_ids if self._doc_ids is not None else [chunk.doc_id for chunk in self.chunks]
-        return {doc_id: position for position, doc_id in enumerate(ids)}
+        return {doc_id: position for position, doc_id in enumerate(self.doc_ids)}
 
 
 def hit_from_chunk(chunk: Chunk, rank: int, score: float) -> Hit:

@@ -132,7 +132,7 @@ class IndexService:
         rerank: Path | None = None,
         verify: bool = True,
         fast_queries: bool = True,
-        updater: Callable[[ServedIndex, "Encoder"], None] | None = None,
+        updater: Callable[[ServedIndex, "Encoder", Callable[["Index"], None]], None] | None = None,
         encoder: "Encoder | None" = None,
     ):
         if not paths:
@@ -317,8 +317,12 @@ class IndexService:
     def update(self, name: str | None = None, reason: str = "request") -> dict[str, Any]:
         """Re-index ``name`` from its source and swap it in; raises :class:`UpdateInProgressError` if one runs.
 
-        Until the new index is published and loaded (and its checksums checked), every query is answered
-        from the old one; if any step fails the old one stays and the error is kept in ``status``.
+        An incremental update builds the new index from the served object in memory and swaps it in as soon as
+        it is complete, before it is written (``Index.build``'s ``on_ready``): until then every query is
+        answered from the old one, and after it from the new one while its directory is published. A full
+        rebuild is loaded (and its checksums checked) from disk before the swap. If any step fails before
+        the swap, the old index stays; if writing fails after it, the new one is served from memory, the
+        directory keeps the previous generation, and the error is kept in ``status``.
         """
         served = self.get(name)
         if not served.update_lock.acquire(blocking=False):
@@ -328,9 +332,19 @@ class IndexService:
             )
         started = time.perf_counter()
         served.updating = True
+        answered: list["Index"] = []
+
+        def on_ready(index: "Index") -> None:  # complete in memory, not yet written: answer from it now
+            self._swap_in(served, index, reason, started)
+            answered.append(index)
+            index.units  # noqa: B018 - the unit table (file level, reranking) is built now, before writing, off the query path
+
         try:
-            self._updater(served, self._encoder_for_update(served.index.manifest))
-            result = self._swap(served, reason, started)
+            self._updater(served, self._encoder_for_update(served.index.manifest), on_ready)
+            if answered and served.index is answered[0]:
+                result = self._published(served, started)
+            else:  # nothing new in memory (up to date, or a full rebuild): load what was published
+                result = self._swap(served, reason, started)
         except CodehuntError as exc:
             served.last_error = f"update ({reason}) failed: {exc}"
             log.warning("%s", served.last_error)
@@ -370,6 +384,27 @@ class IndexService:
         finally:
             served.update_lock.release()
 
+    def _swap_in(self, served: ServedIndex, index: "Index", reason: str, started: float) -> None:
+        """Serve ``index`` (built in memory) from now on; its directory is being written."""
+        served.index = index
+        served.generation += 1
+        served.last_update = {
+            "reason": reason,
+            "seconds": round(time.perf_counter() - started, 3),
+            "units": index.manifest.unit_count,
+            "generation": served.generation,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        log.info("serving %s generation %d from memory (%s); writing it", served.path, served.generation, reason)
+
+    def _published(self, served: ServedIndex, started: float) -> dict[str, Any]:
+        """The generation swapped in by :meth:`_swap_in` is now on disk: record its manifest, so the monitor does
+        not load it again, and how long writing took."""
+        served.digest, served.stamp, served.loaded_at = manifest_digest(served.path), _manifest_stamp(served.path), time.time()
+        served.last_error = ""
+        served.last_update["published_seconds"] = round(time.perf_counter() - started, 3)
+        return {"index": served.name, "path": str(served.path), "manifest": served.digest, **served.last_update}
+
     def _swap(self, served: ServedIndex, reason: str, started: float) -> dict[str, Any]:
         fresh = self._load(served.path, served.name)
         served.index, served.digest, served.stamp, served.loaded_at = fresh.index, fresh.digest, fresh.stamp, fresh.loaded_at
@@ -386,13 +421,14 @@ class IndexService:
         return {"index": served.name, "path": str(served.path), "manifest": served.digest, **served.last_update}
 
 
-def rebuild_index(served: ServedIndex, encoder: "Encoder") -> None:
+def rebuild_index(served: ServedIndex, encoder: "Encoder", on_ready: "Callable[[Index], None] | None" = None) -> None:
     """Re-index ``served`` from the source its manifest records, publishing atomically into the same directory.
 
     Uses ``codehunt.index.incremental.update_index`` (re-reads and re-embeds only changed files) where it
     exists and the directory is still there; otherwise (no such module, or the directory was deleted while
     served) a full ``Index.build`` with the config the served manifest recorded, reusing the loaded model. Either way the live directory is
-    replaced in one rename, so readers see the old index or the new one.
+    replaced in one rename, so readers see the old index or the new one. The incremental update starts from the
+    served object (``base``) and hands the new one to ``on_ready`` before writing it.
     """
     manifest = served.index.manifest
     source = manifest.source.get("path")
@@ -403,7 +439,7 @@ def rebuild_index(served: ServedIndex, encoder: "Encoder") -> None:
         )
     incremental = _incremental_update()
     if incremental is not None and (served.path / MANIFEST_NAME).is_file():  # it reads the index on disk
-        incremental(served.path, encoder=encoder)
+        incremental(served.path, encoder=encoder, base=served.index, on_ready=on_ready)
         return
     from codehunt.index.index import Index
 

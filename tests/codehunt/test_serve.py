@@ -344,10 +344,10 @@ def test_an_update_reindexes_and_swaps_without_a_gap(live, default_encoder, how,
 
     from codehunt.serve.service import rebuild_index
 
-    def slow_rebuild(served, encoder):
+    def slow_rebuild(served, encoder, on_ready):
         entered.set()
         assert release.wait(60)
-        rebuild_index(served, encoder)
+        rebuild_index(served, encoder, on_ready)
 
     service = IndexService([path], encoder=default_encoder, updater=slow_rebuild)
     (source / "pkg" / "crc.py").write_text(NEW_FUNCTION, encoding="utf-8")
@@ -377,7 +377,7 @@ def test_concurrent_update_requests_over_http_one_runs_one_is_refused(live, defa
     source, path = live
     gate = threading.Event()
 
-    def held(served, encoder):
+    def held(served, encoder, on_ready):
         assert gate.wait(60)
 
     service = IndexService([path], encoder=default_encoder, updater=held)

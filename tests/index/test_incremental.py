@@ -326,10 +326,10 @@ def test_bm25_from_copied_term_rows_equals_the_reference_build() -> None:
     old = bm25_doc_terms(old_docs, None)
     assert old.vocabulary == ["zeta", "alpha", "beta", "gamma"]
     assert old.offsets.tolist() == [0, 2, 3, 3, 5] and old.counts.tolist() == [2, 1, 1, 1, 1]
-    previous = PreviousIndex({}, old_docs, [], {}, {}, {}, old)
+    previous = PreviousIndex({}, old_docs, len(old_docs), {}, {}, {}, old)
     # New corpus: old doc 3, a new doc, old doc 0; old doc 1 (the only one with "beta") is gone.
     new_docs = [old_docs[3], _document("delta alpha delta"), old_docs[0]]
-    terms = bm25_doc_terms(new_docs, Scan(new_docs, [], None, [3, -1, 0], previous))
+    terms = bm25_doc_terms(new_docs, Scan(new_docs, [], None, np.array([3, -1, 0]), previous))
     assert terms.vocabulary == ["gamma", "alpha", "delta", "zeta"]
     reference = BM25Index.build([tokenize_code(bm25_text(doc)) for doc in new_docs])
     built = bm25_from_doc_terms(terms)
