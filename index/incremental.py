@@ -46,7 +46,7 @@ from codehunt.index.chunk_rows import ChunkRows
 from codehunt.index.corpus import SUMMARY_PART, CorpusConfig, bm25_text, chunk_files, is_summary, path_skip_reason, read_beir_corpus
 from codehunt.index.errors import BadInputError, CodehuntError
 from codehunt.index.git import git
-from codehunt.index.manifest import MANIFEST_NAME, IndexManifest
+from codehunt.index.manifest import MANIFEST_NAME, EncoderInfo, IndexManifest
 from codehunt.index.progress import BuildProgress, ProgressCallback, no_progress
 from codehunt.index.sources import iter_directory, iter_git_revision
 from codehunt.index.storage import atomic_file, save_npy_atomic, write_json_atomic
@@ -128,6 +128,7 @@ class PreviousIndex:
     doc_ids: Sequence[str] = ()
     unit_count: int = 0
     vectors: Callable[[], "np.ndarray | None"] = lambda: None
+    encoder: EncoderInfo | None = None  # the model the old index was built with, as its manifest records it
 
     def has(self, path: str) -> bool:
         return path in self.records and (path in self.rows or path in self.skips)
@@ -210,7 +211,8 @@ def read_previous(output: Path, key: dict[str, Any]) -> PreviousIndex | None:
     except (CodehuntError, OSError, ValueError, TypeError, KeyError) as exc:
         log.warning("%s cannot be reused (%s): building from scratch", output, exc)
         return None
-    return PreviousIndex(records, chunks, n_code, rows, skips, manifest.source, terms, doc_ids, manifest.unit_count, vectors)
+    return PreviousIndex(records, chunks, n_code, rows, skips, manifest.source, terms, doc_ids, manifest.unit_count, vectors,
+                         manifest.encoder)
 
 
 def previous_from_index(index: "Index", key: dict[str, Any]) -> PreviousIndex | None:
@@ -251,7 +253,7 @@ def previous_from_index(index: "Index", key: dict[str, Any]) -> PreviousIndex | 
         skips.setdefault(skip.path, []).append(skip)
     dense = index.dense
     return PreviousIndex({r.path: r for r in state.records}, chunks, n_code, rows, skips, manifest.source, state.terms,
-                         doc_ids, manifest.unit_count, lambda: exact_vectors(dense, len(chunks)))
+                         doc_ids, manifest.unit_count, lambda: exact_vectors(dense, len(chunks)), manifest.encoder)
 
 
 def code_rows(records: Sequence[FileRecord], chunks: Sequence[Chunk], doc_ids: Sequence[str]) -> tuple[dict[str, range], int]:
@@ -545,7 +547,7 @@ def save_doc_terms(directory: Path, terms: DocTerms) -> None:
     save_npy_atomic(directory / "term_ids.npy", np.ascontiguousarray(terms.term_ids, dtype=np.int32))
     save_npy_atomic(directory / "counts.npy", np.ascontiguousarray(terms.counts, dtype=np.int32))
     write_json_atomic(directory / "terms.json", {"format_version": TERMS_FORMAT_VERSION, "n_docs": terms.n_docs,
-                                                 "vocabulary": terms.vocabulary})
+                                                 "vocabulary": terms.vocabulary}, indent=None)
 
 
 def load_doc_terms(directory: Path, n_docs: int) -> DocTerms | None:

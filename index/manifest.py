@@ -112,6 +112,23 @@ def fast_checksum_tree(root: Path, exclude: tuple[str, ...] = (MANIFEST_NAME,)) 
     return sums
 
 
+def checksum_trees(root: Path, exclude: tuple[str, ...] = (MANIFEST_NAME,)) -> tuple[dict[str, str], dict[str, str]]:
+    """(sha256, :func:`fast_checksum_file`) of every file under ``root``: ``storage.checksum_tree`` and
+    :func:`fast_checksum_tree` at once, two files at a time (hashlib and zlib release the GIL on large buffers),
+    which halves what publishing an index spends summing its 300 MB on two cores."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codehunt.index.storage import sha256_file
+
+    paths = [path for path in sorted(Path(root).rglob("*")) if path.is_file() and path.relative_to(root).as_posix() not in exclude]
+    paths.sort(key=lambda path: -path.stat().st_size)  # the big files first, so neither thread ends with one alone
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="codehunt-checksum") as pool:
+        sums = dict(zip(paths, pool.map(lambda path: (sha256_file(path), fast_checksum_file(path)), paths)))
+    ordered = sorted(sums, key=lambda path: path.relative_to(root).as_posix())
+    return ({path.relative_to(root).as_posix(): sums[path][0] for path in ordered},
+            {path.relative_to(root).as_posix(): sums[path][1] for path in ordered})
+
+
 def check_fast_checksums(directory: Path, manifest: IndexManifest, only: Iterable[str] | None = None,
                          skip: Iterable[str] = ()) -> None:
     """Raise :class:`CorruptIndexError` naming the first file whose size or CRC-32 differs from the manifest.

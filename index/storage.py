@@ -73,10 +73,11 @@ def write_text_atomic(path: Path, text: str, fsync: bool = False) -> None:
         handle.write(text)
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write ``payload`` as indented, key-sorted JSON to ``path`` atomically."""
+def write_json_atomic(path: Path, payload: Any, indent: int | None = 2) -> None:
+    """Write ``payload`` as key-sorted JSON to ``path`` atomically, indented (``indent=None``: on one line, which
+    ``json`` writes with its C encoder: what large lists want)."""
     with atomic_file(path, "w") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
+        handle.write(json.dumps(payload, indent=indent, sort_keys=True))
         handle.write("\n")
 
 

@@ -354,7 +354,7 @@ def test_an_update_with_nothing_changed_publishes_nothing_and_loads_no_model(tmp
     written = {path: path.stat().st_mtime_ns for path in index_dir.rglob("*")}
     loads: list[int] = []
 
-    def lazy(encoder, config):  # noqa: ANN001, ANN202 - stands in for index._lazy_encoder: counts model loads
+    def lazy(encoder, config, built_with=None):  # noqa: ANN001, ANN202 - stands in for index._lazy_encoder: counts model loads
         def get():  # noqa: ANN202
             loads.append(1)
             return encoder or default_encoder
@@ -392,3 +392,21 @@ def test_an_unchanged_source_still_repairs_a_damaged_index(tmp_path, default_enc
         Index.load(index_dir)
     repaired = Index.build(src, index_dir, encoder=default_encoder)
     assert not repaired.up_to_date and Index.load(index_dir).verify() == []
+
+
+def test_an_update_takes_the_recorded_fingerprint_when_the_model_files_are_the_recorded_ones(tmp_path, default_encoder, monkeypatch) -> None:
+    """Loading the model for an update does not hash its weights again when the model directory is unchanged."""
+    from codehunt.index import encoder as encoder_module
+    from codehunt.index.index import _lazy_encoder
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "dates.py").write_text(DATES, encoding="utf-8")
+    index_dir = tmp_path / "idx"
+    built = Index.build(src, index_dir, encoder=default_encoder).manifest.encoder
+    trusted = _lazy_encoder(None, EncoderConfig(model="default"), built)()
+    assert trusted._fingerprint == built.fingerprint == default_encoder.fingerprint()  # set before any hashing
+    monkeypatch.setattr(encoder_module, "model_files_signature", lambda model: "0123456789abcdef")
+    monkeypatch.setattr("codehunt.index.index.model_files_signature", lambda model: "0123456789abcdef")
+    rehashed = _lazy_encoder(None, EncoderConfig(model="default"), built)()
+    assert rehashed._fingerprint is None and rehashed.fingerprint() == built.fingerprint  # files moved: hashed again
