@@ -88,10 +88,35 @@ def stdlib_benchmark(workdir: Path, reuse_build: bool) -> dict:
     results["update, one function appended to json/encoder.py"] = (codehunt("index", "update", str(index)), build_record(index))
     edit(module, original)
     results["update, the change undone"] = (codehunt("index", "update", str(index)), build_record(index))
+    results.update(through_service(index, module, original))
     print(f"\n### Standard library copy ({copy}), every step a new `codehunt` process\n\n{HEADER}")
     for step, (seconds, build) in results.items():
         print(row(step, seconds, build) if build else f"| {step} | {seconds:.1f} | | | | | |")
     return {step: {"seconds": seconds, **(build or {})} for step, (seconds, build) in results.items()}
+
+
+def through_service(index: Path, module: Path, original: str) -> dict:
+    """The same edit with a `codehunt serve -i INDEX` running: `codehunt index update` hands it to the service,
+    which updates from memory (each step still a new `codehunt index update` process)."""
+    from codehunt.serve.discovery import find_service
+
+    server = subprocess.Popen([sys.executable, "-m", "codehunt", "serve", "-i", str(index), "--port", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results: dict = {}
+    try:
+        deadline = time.monotonic() + 300
+        while (find_service(index) is None or find_service(index).pid != server.pid) and time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise SystemExit(f"codehunt serve exited {server.returncode}")
+            time.sleep(0.2)
+        edit(module, original + APPENDED.format(run=time.time_ns()))
+        results["through a running serve: one function appended"] = (codehunt("index", "update", str(index)), build_record(index))
+        edit(module, original)
+        results["through a running serve: the change undone"] = (codehunt("index", "update", str(index)), build_record(index))
+    finally:
+        server.terminate()
+        server.wait(60)
+    return results
 
 
 def git_benchmark(workdir: Path, repo: Path, commits: int) -> dict:

@@ -148,12 +148,25 @@ def index_merge(
 def index_update(
     path: Path = typer.Argument(..., help="Index directory made by `codehunt index build`."),
     rev: Optional[str] = typer.Option(None, "--rev", help="Move a git index to this revision (default: the one it records, looked up again, so a branch picks up its new commits)."),
+    service: str = typer.Option("auto", "--service", help="auto (a running `codehunt serve` of this index updates it from memory, ~1 s, and serves the result), off, or a service URL; without --rev only."),
 ) -> None:
     """Bring an index up to date with the source it records: only changed files are read, only new units embedded.
 
-    Same model and config as the index was built with; published atomically, as by `index build`.
+    Same model and config as the index was built with; published atomically, as by `index build`. When a
+    `codehunt serve` holds the index, it does the update (same result, without loading the model again).
     """
     require(rev is None or bool(rev.strip()), "--rev is empty: name a commit, tag or branch")
+    require(service in ("auto", "off") or service.startswith(("http://", "https://")),
+            f"unknown --service {service!r}: choose auto, off or a URL such as http://127.0.0.1:8765")
+    if rev is None:
+        from codehunt.serve.discovery import update_with_service  # standard library only
+
+        answered = update_with_service(path, service)
+        if answered is not None:
+            print(f"updated {path} through the running service at generation {answered.get('generation')}: "
+                  f"{answered.get('units')} units, searchable after {answered.get('seconds')} s, "
+                  f"written after {answered.get('published_seconds', answered.get('seconds'))} s", file=sys.stderr)
+            return
     from codehunt.index.incremental import update_index
 
     with build_progress_bar() as progress:

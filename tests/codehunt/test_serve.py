@@ -607,3 +607,45 @@ def test_localize_keeps_one_unit_table_per_served_generation(live, default_encod
     assert served.localize_table() is table and table.call_graph is graph
     served.index = Index.load(path, default_encoder)  # what a swap does
     assert served.localize_table() is not table and served.localize_table().index is served.index
+
+
+def test_index_update_goes_through_a_running_service_and_gives_what_an_in_process_update_gives(live, default_encoder, tmp_path):
+    """`codehunt index update IDX` with a service of IDX running: the service updates from memory and serves the
+    result; the directory it writes equals an in-process update of a copy of the same index."""
+    import shutil
+
+    import uvicorn
+
+    from codehunt.index.incremental import update_index
+    from codehunt.serve.app import bind_socket, create_app, url_of
+    from codehunt.serve.discovery import remove_discovery, write_discovery
+    from tests.index.test_incremental import assert_same_index
+
+    source, path = live
+    service = IndexService([path], encoder=default_encoder)
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="error", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        write_discovery(path, url_of(sock), service.get().name)
+        (source / "pkg" / "crc.py").write_text(NEW_FUNCTION, encoding="utf-8")
+        copy = tmp_path / "copy.idx"
+        shutil.copytree(path, copy)
+        result = runner.invoke(app, ["index", "update", str(path)])
+        assert result.exit_code == 0, result.output
+        assert "through the running service at generation 2" in result.stderr
+        served = service.get()
+        assert served.generation == 2 and served.last_update["reason"] == "request"
+        assert served.index.search("crc32 checksum of bytes", 1)[0].qualname == "compute_crc_checksum"
+        update_index(copy, encoder=default_encoder)
+        assert_same_index(path, copy)
+        # --service off updates in-process even with the service running (here: nothing changed since)
+        result = runner.invoke(app, ["index", "update", str(path), "--service", "off"])
+        assert result.exit_code == 0 and "is up to date" in result.stderr and served.generation == 2
+    finally:
+        remove_discovery(path)
+        server.should_exit = True
+        thread.join(30)
