@@ -16,7 +16,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Protocol, Sequence
 
 import numpy as np
 
@@ -246,6 +246,7 @@ class FastQueryEncoder:
         self.name = encoder.name
         self.dimension = encoder.dimension
         self.lock = lock if lock is not None else threading.RLock()
+        self._traced: Any = None  # index.query_trace's traced pipeline; False when it is not used
 
     @property
     def config(self) -> EncoderConfig:
@@ -260,8 +261,19 @@ class FastQueryEncoder:
                 return self.encoder.encode(texts, kind, show_progress)
         return self.encode_query(texts[0])
 
+    def _traced_pipeline(self) -> Any:
+        """The traced transformer pipeline (``index.query_trace``), built on first use; None when not used."""
+        if self._traced is None:
+            from codehunt.index.query_trace import traced_query_embedding
+
+            self._traced = traced_query_embedding(self.encoder.model) or False
+        return self._traced or None
+
     def encode_query(self, text: str) -> np.ndarray:
-        """One query as a unit vector, (1, dimension) float32."""
+        """One query as a unit vector, (1, dimension) float32.
+
+        In fp32 the transformer runs as a TorchScript trace that was checked to give the eager model's
+        vector bit for bit (``index.query_trace``: ~3 ms of ~10 saved per query on this CPU)."""
         import torch
 
         model = self.encoder.model
@@ -273,6 +285,6 @@ class FastQueryEncoder:
                 with torch.autocast(device_type=model.device.type, dtype=torch.bfloat16):
                     embedding = model(features)["sentence_embedding"]  # (1, dim)
             else:
-                embedding = model(features)["sentence_embedding"]  # (1, dim)
+                embedding = self._traced_pipeline()(features) if self._traced_pipeline() else model(features)["sentence_embedding"]
             embedding = torch.nn.functional.normalize(embedding, p=2, dim=1)  # (1, dim)
             return np.ascontiguousarray(embedding.float().cpu().numpy(), dtype=np.float32)

@@ -527,8 +527,25 @@ def test_the_fast_query_path_is_bit_identical_to_encode_at_any_thread_count(defa
                 assert torch.get_num_threads() == threads  # put back after the one-thread forward
         several = fast.encode(QUERIES[:3], "query")  # more than one text: the wrapped encoder's own path
         assert np.array_equal(several, default_encoder.encode(QUERIES[:3], "query"))
+        assert fast._traced_pipeline() is not None  # the vectors above came from the traced transformer
     finally:
         torch.set_num_threads(previous)
+
+
+def test_a_traced_query_model_that_differs_from_the_eager_one_is_not_used(default_encoder, monkeypatch):
+    import torch
+
+    from codehunt.index import query_trace
+    from codehunt.index.encoder import FastQueryEncoder
+
+    monkeypatch.setattr(torch, "equal", lambda a, b: False)
+    assert query_trace.traced_query_embedding(default_encoder.model) is None
+    monkeypatch.undo()
+    fast = FastQueryEncoder(default_encoder)
+    monkeypatch.setattr(query_trace, "traced_query_embedding", lambda model: None)
+    assert fast._traced_pipeline() is None  # the eager model answers
+    assert (fast.encode(["parse a date"], "query") == default_encoder.encode(["parse a date"], "query")).all()
+    assert query_trace.traced_query_embedding(object()) is None  # not a SentenceTransformer: no trace
 
 
 def test_concurrent_queries_share_the_model_safely_and_answer_as_sequential_ones(live, default_encoder):
