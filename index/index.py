@@ -125,6 +125,7 @@ class Index:
         self.up_to_date = False
         """True when :meth:`build` found nothing changed and published nothing (``incremental.is_up_to_date``)."""
         self._doc_ids: Sequence[str] | None = None  # ids.json when loaded: finds a unit's chunk without parsing all
+        self._ids_path: Path | None = None
         self.build_state: BuildState | None = None
         """File records, skips and BM25 terms of the build that made this object (None when loaded from disk)."""
 
@@ -381,14 +382,13 @@ class Index:
         if encoder is not None:
             check_encoder(manifest, encoder, path)
         chunks = ChunkFile(path / "corpus.jsonl")  # parsed line by line as search reads them
-        ids = _read_json(path / "ids.json")
-        if len(ids) != len(chunks) or len(chunks) != manifest.document_count:
+        if len(chunks) != manifest.document_count:
             raise CorruptIndexError(
-                f"{path}: corpus.jsonl has {len(chunks)} chunks, ids.json {len(ids)}, manifest {manifest.document_count}; rebuild the index"
+                f"{path}: corpus.jsonl has {len(chunks)} chunks, the manifest {manifest.document_count}; rebuild the index"
             )
         bm25 = BM25Index.load(path / "bm25")
         index = cls(path, manifest, chunks, None, bm25, encoder)
-        index._doc_ids = ids
+        index._ids_path = path / "ids.json"  # read when first needed (a summary hit, an update): 30 ms of a cold search
         index._verify_dense = verify
         if load_dense:
             index.dense  # noqa: B018  # read now
@@ -586,7 +586,12 @@ class Index:
 
     @property
     def doc_ids(self) -> Sequence[str]:
-        """Every chunk's doc id, in order (``ids.json``; from the chunks for an index made without one)."""
+        """Every chunk's doc id, in order (``ids.json`` of a loaded index, read on first use; else from the chunks)."""
+        if self._doc_ids is None and self._ids_path is not None:
+            ids = _read_json(self._ids_path)
+            if not isinstance(ids, list) or len(ids) != len(self.chunks):
+                raise CorruptIndexError(f"{self._ids_path} does not list the {len(self.chunks)} chunks of corpus.jsonl; rebuild the index")
+            self._doc_ids = ids
         if self._doc_ids is None:
             self._doc_ids = [chunk.doc_id for chunk in self.chunks]
         return self._doc_ids
