@@ -206,8 +206,12 @@ def read_previous(output: Path, key: dict[str, Any]) -> PreviousIndex | None:
         terms = load_doc_terms(output / TERMS_DIR, n_code)
         dense_config = DenseConfig(**manifest.config.get("dense", {}))
 
+        opened: list[Any] = []  # the FAISS index whose storage vectors() views: alive as long as this PreviousIndex
+
         def vectors() -> np.ndarray | None:
-            return exact_vectors(load_dense_index(output / "dense.faiss", dense_config, mmap=False), len(chunks))
+            if not opened:
+                opened.append(load_dense_index(output / "dense.faiss", dense_config, mmap=False))
+            return exact_vectors(opened[0], len(chunks))
     except (CodehuntError, OSError, ValueError, TypeError, KeyError) as exc:
         log.warning("%s cannot be reused (%s): building from scratch", output, exc)
         return None
@@ -226,22 +230,8 @@ def previous_from_index(index: "Index", key: dict[str, Any]) -> PreviousIndex | 
     manifest = index.manifest
     if chunking_key(manifest.config, manifest.chunker_version) != key or manifest.source.get("kind") == "beir":
         return None
-    state = index.build_state
-    if state is None:
-        try:
-            on_disk = IndexManifest.read(index.path)
-        except CodehuntError:
-            return None
-        if on_disk.files != manifest.files or not (index.path / FILES_NAME).is_file():
-            return None  # republished (or never written with file records): not the generation held in memory
-        records = list(map(FileRecord.from_json, _read_jsonl(index.path / FILES_NAME)))
-        skipped = [Skip(**record) for record in _read_jsonl(index.path / "skipped.jsonl")]
-        n_code = len(index.bm25.doc_lens)
-        terms = load_doc_terms(index.path / TERMS_DIR, n_code)
-        if terms is None:
-            return None
-        state = BuildState(records, skipped, terms)
-    if state.records is None:
+    state = index.build_state or read_build_state(index)
+    if state is None or state.records is None:
         return None
     chunks = index.chunks
     doc_ids = index.doc_ids
@@ -254,6 +244,21 @@ def previous_from_index(index: "Index", key: dict[str, Any]) -> PreviousIndex | 
     dense = index.dense
     return PreviousIndex({r.path: r for r in state.records}, chunks, n_code, rows, skips, manifest.source, state.terms,
                          doc_ids, manifest.unit_count, lambda: exact_vectors(dense, len(chunks)), manifest.encoder)
+
+
+def read_build_state(index: "Index") -> BuildState | None:
+    """The file records, skips and BM25 terms of a loaded index, from its directory, while that directory still holds
+    the generation the object was loaded from (None otherwise, or for an index without file records)."""
+    try:
+        on_disk = IndexManifest.read(index.path)
+    except CodehuntError:
+        return None
+    if on_disk.files != index.manifest.files or not (index.path / FILES_NAME).is_file():
+        return None  # republished (or never written with file records): not the generation held in memory
+    records = list(map(FileRecord.from_json, _read_jsonl(index.path / FILES_NAME)))
+    skipped = [Skip(**record) for record in _read_jsonl(index.path / "skipped.jsonl")]
+    terms = load_doc_terms(index.path / TERMS_DIR, len(index.bm25.doc_lens))
+    return BuildState(records, skipped, terms) if terms is not None else None
 
 
 def code_rows(records: Sequence[FileRecord], chunks: Sequence[Chunk], doc_ids: Sequence[str]) -> tuple[dict[str, range], int]:
@@ -287,12 +292,19 @@ def with_chunk_counts(records: Sequence[FileRecord], chunks: Sequence[Chunk]) ->
 
 
 def exact_vectors(dense: Any, count: int) -> np.ndarray | None:
-    """The (count, dim) vectors a FAISS index holds exactly (flat, HNSW, IVF-flat), or None (IVF-PQ, or a mismatch)."""
+    """The (count, dim) vectors a FAISS index holds exactly (flat, HNSW, IVF-flat), or None (IVF-PQ, or a mismatch).
+
+    For a flat index this is a view of its storage, valid while ``dense`` is alive: the caller keeps it.
+    """
     from codehunt.index.dense import dense_index_type
+
+    import faiss
 
     kind = dense_index_type(dense)
     if kind == "ivfpq" or dense.ntotal != count:
         return None
+    if isinstance(dense, faiss.IndexFlat):  # its own storage, no copy (the caller copies the rows it keeps)
+        return faiss.rev_swig_ptr(dense.get_xb(), dense.ntotal * dense.d).reshape(dense.ntotal, dense.d)
     if kind == "ivf":
         dense.make_direct_map()
     return dense.reconstruct_n(0, dense.ntotal)  # (count, dim) float32
@@ -489,6 +501,8 @@ def bm25_doc_terms(chunks: Sequence[Chunk], scan: Scan | None) -> DocTerms:
     starts = np.flatnonzero(np.concatenate([[True], sorted_ids[1:] != sorted_ids[:-1]])) if len(ids) else np.zeros(0, dtype=np.int64)
     present, first_row = sorted_ids[starts], order[starts]  # each term present, and the row it first occurs at
     by_first = present[np.argsort(first_row, kind="stable")]
+    if len(by_first) == len(vocabulary) and np.array_equal(by_first, np.arange(len(vocabulary))):
+        return DocTerms(vocabulary, offsets, ids, counts)  # the usual update: no term came or went, none moved
     renumber = np.full(len(vocabulary), -1, dtype=np.int32)
     renumber[by_first] = np.arange(len(by_first), dtype=np.int32)
     return DocTerms([vocabulary[i] for i in by_first.tolist()], offsets, renumber[ids], counts)
@@ -528,8 +542,10 @@ def bm25_from_doc_terms(terms: DocTerms, config: BM25Config = BM25Config()) -> B
     n_docs = terms.n_docs
     if n_docs == 0:
         raise BadInputError("cannot build a BM25 index over an empty corpus")
-    doc_of_row = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(terms.offsets))  # (n_rows,)
-    doc_lens = np.bincount(doc_of_row, weights=terms.counts, minlength=n_docs).astype(np.int64)  # (n_docs,)
+    doc_of_row = np.repeat(np.arange(n_docs, dtype=np.int32), np.diff(terms.offsets))  # (n_rows,)
+    running = np.zeros(len(terms.counts) + 1, dtype=np.int64)
+    np.cumsum(terms.counts, out=running[1:])
+    doc_lens = running[terms.offsets[1:]] - running[terms.offsets[:-1]]  # (n_docs,) tokens per document
     if int(doc_lens.sum()) == 0:
         raise BadInputError(f"cannot build a BM25 index: all {n_docs} documents are empty")
     order = stable_argsort_ids(terms.term_ids)  # rows are in document order: stable by term = by (term, doc)
@@ -537,7 +553,7 @@ def bm25_from_doc_terms(terms: DocTerms, config: BM25Config = BM25Config()) -> B
     offsets = np.zeros(len(terms.vocabulary) + 1, dtype=np.int64)
     np.cumsum(doc_freqs, out=offsets[1:])
     idf = _rank_bm25_idf(terms.vocabulary, doc_freqs, n_docs, config.epsilon)
-    return BM25Index(terms.vocabulary, offsets, doc_of_row[order].astype(np.int32), terms.counts[order].astype(np.int32),
+    return BM25Index(terms.vocabulary, offsets, doc_of_row[order], terms.counts[order].astype(np.int32, copy=False),
                      doc_lens, idf, config)
 
 

@@ -176,6 +176,7 @@ class IndexService:
                 raise CorruptIndexError(f"{path} kept changing while it was loaded; retry when its builds have finished")
             return self._load(path, name, attempts - 1)
         index.units  # noqa: B018 - build the unit table once, not in the first request (or in every shallow copy)
+        _prepare_updates(index)
         return ServedIndex(name or path.name, path, index, digest, stamp, time.time())
 
     def _encoder_for(self, manifest: Any, path: Path) -> "Encoder":
@@ -419,6 +420,17 @@ class IndexService:
         }
         log.info("serving %s generation %d (%s)", served.path, served.generation, reason)
         return {"index": served.name, "path": str(served.path), "manifest": served.digest, **served.last_update}
+
+
+def _prepare_updates(index: "Index") -> None:
+    """Read what an update of ``index`` starts from (file records, BM25 terms, doc ids) at load, not in the first update."""
+    incremental = _incremental_update()
+    if incremental is None or index.manifest.source.get("kind") not in ("directory", "git"):
+        return
+    from codehunt.index.incremental import read_build_state
+
+    index.build_state = read_build_state(index)
+    index.doc_ids  # noqa: B018 - ids.json, read lazily otherwise
 
 
 def rebuild_index(served: ServedIndex, encoder: "Encoder", on_ready: "Callable[[Index], None] | None" = None) -> None:
