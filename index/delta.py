@@ -28,7 +28,7 @@ import numpy as np
 from codehunt.index.chunk_file import ChunkFile
 from codehunt.index.chunk_rows import ChunkRows
 from codehunt.index.corpus import summary_chunk, summary_id
-from codehunt.index.incremental import SUMMARY_SUFFIX, PreviousIndex, Scan
+from codehunt.index.incremental import SUMMARY_SUFFIX, Scan
 from codehunt.index.storage import atomic_file
 from codehunt.index.types import Chunk
 

@@ -16,17 +16,19 @@ output, or :func:`update_index`) lists the source again and, file by file:
 Chunking is a function of a file's path and bytes alone (plus the corpus config, the chunker
 version and the encoder window, which :func:`chunking_key` compares before anything is reused),
 and files are visited in the same sorted order, so the reused chunks are the ones a fresh build
-would make; their ``corpus.jsonl`` lines are written again as they were. Vectors come from the
-index's embedding store (:mod:`~codehunt.index.embedding_cache`): only texts it never saw are
+would make. They are not parsed: an update works by row (:mod:`~codehunt.index.delta`), taking
+chunks, doc ids, ``corpus.jsonl`` bytes and vectors of unchanged files from the old index, and
+only texts the index's embedding store (:mod:`~codehunt.index.embedding_cache`) never saw are
 encoded. BM25 is rebuilt from ``bm25_terms/`` (each document's distinct terms and counts,
 :class:`DocTerms`), tokenizing only new chunks, into the arrays ``BM25Index.build`` makes; FAISS is
 rebuilt from the vectors. So the result is the index a fresh build makes: the same ids, the same
-BM25 scores, vectors equal to float tolerance.
+BM25 scores, vectors equal to float tolerance. A served index is updated from the object in memory
+(:func:`previous_from_index`), without reading the directory back.
 
-Limits: an update still reads, rewrites and checksums the whole index (about 4.5 s for the 85k
-chunks of the standard library on a 2-core machine, beside the ~6 s a process takes to load the
-model; ``benchmarks/incremental_update.py``), and HNSW and IVF indexes are rebuilt (trained) in full,
-so those steps cost time proportional to the corpus, not to the change.
+Limits: an update still writes and checksums the whole directory (about 1.5 s for the 85k chunks
+of the standard library on a 2-core machine; ``benchmarks/incremental_update.py``), and HNSW and
+IVF indexes are rebuilt (trained) in full, so those steps cost time proportional to the corpus,
+not to the change.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -49,7 +51,7 @@ from codehunt.index.git import git
 from codehunt.index.manifest import MANIFEST_NAME, EncoderInfo, IndexManifest
 from codehunt.index.progress import BuildProgress, ProgressCallback, no_progress
 from codehunt.index.sources import iter_directory, iter_git_revision
-from codehunt.index.storage import atomic_file, save_npy_atomic, write_json_atomic
+from codehunt.index.storage import save_npy_atomic, write_json_atomic
 from codehunt.index.tokenize import tokenize_code
 from codehunt.index.types import Chunk, Skip
 
@@ -450,13 +452,6 @@ def is_up_to_date(output: Path, scan: Scan, previous: PreviousIndex, config: dic
         return encoder.fingerprint() == manifest.encoder.fingerprint
     signature = model_files_signature(str(config.get("encoder", {}).get("model", "")))
     return bool(signature) and signature == manifest.encoder.model_files
-
-
-def write_lines_atomic(path: Path, lines: Iterable[str]) -> None:
-    with atomic_file(path) as handle:
-        for line in lines:
-            handle.write(line)
-            handle.write("\n")
 
 
 def bm25_doc_terms(chunks: Sequence[Chunk], scan: Scan | None) -> DocTerms:
