@@ -238,7 +238,8 @@ class Index:
         store = encoder if isinstance(encoder, CachedEncoder) else \
             CachedEncoder(encoder, output / EMBEDDINGS_DIR, config.encoder.batch_size * SLICE_BATCHES)
         owned = store is not encoder
-        old_vectors = scan.previous.vectors() if scan is not None and scan.previous is not None else None
+        old_vectors = scan.previous.vectors() if scan is not None and scan.previous is not None \
+            and _same_vectors(scan.previous.encoder, store.namespace) else None
         rows = assemble_rows(scan, config.corpus.summaries) if old_vectors is not None and scan is not None else None  # an update, by row
         if rows is not None:
             chunks, doc_ids, unit_count = rows.chunks, rows.doc_ids, rows.unit_count
@@ -644,6 +645,15 @@ def _base_encoder(encoder: Encoder) -> Encoder:
     while hasattr(encoder, "encoder"):
         encoder = encoder.encoder
     return encoder
+
+
+def _same_vectors(built_with: EncoderInfo | None, namespace: str) -> bool:
+    """Whether an index built with ``built_with`` holds the vectors the store ``namespace`` would give (same weights,
+    window and precision: ``embedding_cache.store_namespace``), so an update may take them by row."""
+    if built_with is None:
+        return False
+    suffix = "-bf16" if built_with.precision == "bf16" else ""
+    return f"{built_with.fingerprint}-L{built_with.max_length}{suffix}" == namespace
 
 
 def _lazy_encoder(encoder: Encoder | None, config: EncoderConfig, built_with: EncoderInfo | None = None) -> Callable[[], Encoder]:

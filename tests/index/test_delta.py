@@ -139,3 +139,35 @@ def _config_of(index_dir: Path):
     from codehunt.index.index import IndexConfig
 
     return IndexConfig.from_json(IndexManifest.read(index_dir).config)
+
+
+class NegatedEncoder:
+    """Another model (another fingerprint) whose vectors are the default model's, negated."""
+
+    def __init__(self, encoder):  # not ``.encoder``: codehunt would read the wrapped model's settings through it
+        self.inner, self.name, self.dimension = encoder, encoder.name, encoder.dimension
+
+    def fingerprint(self) -> str:
+        return "negated-" + self.inner.fingerprint()
+
+    def encode(self, texts, kind, show_progress=False):
+        return -self.inner.encode(texts, kind, show_progress)
+
+
+def test_an_update_with_another_model_embeds_again_instead_of_taking_the_old_vectors(tmp_path, default_encoder) -> None:
+    """Same chunking (a retrained model in the same directory), other weights: no vector of the old index is reused."""
+    from tests.index.test_incremental import vectors
+
+    src = tmp_path / "src"
+    _write(src, {"dates.py": DATES, "net.py": NET})
+    index_dir = tmp_path / "idx"
+    Index.build(src, index_dir, encoder=default_encoder)
+    before = vectors(index_dir)
+    _write(src, {"dates.py": DATES.replace('"%A"', '"%a"')})
+    negated = NegatedEncoder(default_encoder)
+    updated = Index.build(src, index_dir, encoder=negated)
+    after = vectors(index_dir)
+    assert updated.manifest.encoder.fingerprint == negated.fingerprint()
+    assert_same_index(index_dir, _fresh(src, tmp_path / "fresh", negated))
+    unchanged = [i for i, c in enumerate(Index.load(index_dir).chunks) if c.path == "net.py"]
+    assert unchanged and np.allclose(after[unchanged], -before[unchanged], atol=1e-5)
