@@ -164,12 +164,14 @@ class Index:
         state, report = BuildProgress(), progress or no_progress
         with build_lock(output):
             key = chunking_key(_jsonable(asdict(config)), CHUNKER_VERSION)
-            previous = None if fresh else (previous_from_index(base, key) if base is not None else None) or read_previous(output, key)
+            from_memory = base is not None and Path(base.path).resolve() == output.resolve()
+            previous = None if fresh else (previous_from_index(base, key) if from_memory else None) or read_previous(output, key)
             model = _lazy_encoder(encoder, config.encoder, previous.encoder if previous is not None else None)
             commit = resolve_revision(source, rev) if rev else None
             scan = scan_source(source, commit, config.corpus, previous, _splitter(model, config), state, report)
             record = source_record(source, rev, commit)
-            if previous is not None and is_up_to_date(output, scan, previous, _jsonable(asdict(config)), record, encoder):
+            on_disk = not from_memory or _holds_generation(output, base)  # a served index whose write failed: not yet
+            if previous is not None and on_disk and is_up_to_date(output, scan, previous, _jsonable(asdict(config)), record, encoder):
                 try:
                     index = cls.load(output)
                 except CorruptIndexError as exc:  # the source did not change but a file did: publish it again
@@ -645,6 +647,14 @@ def _base_encoder(encoder: Encoder) -> Encoder:
     while hasattr(encoder, "encoder"):
         encoder = encoder.encoder
     return encoder
+
+
+def _holds_generation(output: Path, index: "Index | None") -> bool:
+    """Whether the directory ``output`` holds the generation ``index`` is (the same files in its manifest)."""
+    try:
+        return index is not None and bool(index.manifest.files) and IndexManifest.read(output).files == index.manifest.files
+    except CorruptIndexError:
+        return False
 
 
 def _same_vectors(built_with: EncoderInfo | None, namespace: str) -> bool:

@@ -349,10 +349,12 @@ class IndexService:
         except CodehuntError as exc:
             served.last_error = f"update ({reason}) failed: {exc}"
             log.warning("%s", served.last_error)
+            self._unpublished(served, answered)
             raise
         except Exception as exc:  # noqa: BLE001 - the service must outlive any update failure
             served.last_error = f"update ({reason}) failed: {type(exc).__name__}: {exc}"
             log.exception("update of %s failed", served.path)
+            self._unpublished(served, answered)
             raise CodehuntError(served.last_error) from exc
         finally:
             served.updating = False
@@ -397,6 +399,13 @@ class IndexService:
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         log.info("serving %s generation %d from memory (%s); writing it", served.path, served.generation, reason)
+
+    @staticmethod
+    def _unpublished(served: ServedIndex, answered: list["Index"]) -> None:
+        """Writing failed after the swap: the generation served is on no disk, so no client's manifest names it (a
+        `codehunt search` then searches in-process, on what the directory holds)."""
+        if answered and served.index is answered[0]:
+            served.digest = f"memory-only generation {served.generation}"
 
     def _published(self, served: ServedIndex, started: float) -> dict[str, Any]:
         """The generation swapped in by :meth:`_swap_in` is now on disk: record its manifest, so the monitor does

@@ -23,7 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codehunt.cli import app
-from codehunt.index.errors import CorruptIndexError
+from codehunt.index.errors import CodehuntError, CorruptIndexError
 from codehunt.index.index import Index
 from codehunt.serve.discovery import discovery_path, find_service, is_loopback, post_json
 from codehunt.serve.service import IndexService, UnknownIndexError, UpdateInProgressError
@@ -666,3 +666,29 @@ def test_index_update_goes_through_a_running_service_and_gives_what_an_in_proces
         remove_discovery(path)
         server.should_exit = True
         thread.join(30)
+
+
+def test_a_write_that_fails_after_the_swap_keeps_serving_from_memory_and_the_next_update_publishes(live, default_encoder, monkeypatch):
+    from codehunt.index import index as index_module
+    from codehunt.serve.service import StaleIndexError, manifest_digest
+
+    source, path = live
+    service = IndexService([path], encoder=default_encoder)
+    (source / "pkg" / "crc.py").write_text(NEW_FUNCTION, encoding="utf-8")
+
+    def disk_full(target, chunks):  # noqa: ANN001
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(index_module, "write_corpus", disk_full)
+    with pytest.raises(CodehuntError, match="No space left"):
+        service.update()
+    served = service.get()
+    assert served.generation == 2 and "No space left" in served.last_error
+    assert service.search_hits(served.index, "crc32 checksum of bytes", 1, "hybrid")[0].qualname == "compute_crc_checksum"
+    assert "compute_crc_checksum" not in names(Index.load(path).search("crc32 checksum of bytes", 5))  # the old directory
+    with pytest.raises(StaleIndexError):  # a client reading the directory's manifest searches in-process
+        service.check_manifest(served, manifest_digest(path))
+    monkeypatch.undo()
+    service.update()  # from the generation in memory: writes it
+    assert served.generation == 3 and served.last_error == "" and served.digest == manifest_digest(path)
+    assert Index.load(path).search("crc32 checksum of bytes", 1)[0].qualname == "compute_crc_checksum"
