@@ -191,8 +191,8 @@ def update_with_service(index_path: Path, service: str) -> dict[str, Any] | None
     Why: the service holds the model and the index in memory, so it updates from them in about a second, where a
     new process spends ~7 s importing and loading the model alone; it also swaps the result in for its searches.
     ``service`` as for :func:`search_with_service`. None when there is no service, it is unreachable, or it
-    answers anything but success (an update it already runs is waited for by the caller updating in-process,
-    under the same build lock).
+    answers anything but success; the in-process update then reports what is wrong itself (an update the
+    service is already running holds the index's build lock, which the in-process update names).
     """
     if service == "off" or not (Path(index_path) / "manifest.json").is_file():
         return None

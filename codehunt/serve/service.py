@@ -2,10 +2,11 @@
 
 One :class:`IndexService` holds every index it was given (``Index.load`` with the load-time checksum check),
 shares one embedding model between indexes built with the same encoder, and answers ``search``,
-``localize``, ``status`` and ``update``. An update builds the new index beside the live one (``Index.build``
-publishes atomically) while queries keep reading the old object; the new one is loaded, checked, and only
-then swapped in, so there is no gap in answering and no half-published state to see. The same swap picks up
-an index rebuilt by another process (:meth:`IndexService.refresh`).
+``localize``, ``status`` and ``update``. An incremental update builds the new index from the object served
+(``Index.build(base=...)``) while queries keep reading the old one, swaps it in as soon as it is complete in
+memory, and then publishes its directory atomically; a full rebuild is published, loaded and checked before the
+swap. Either way there is no gap in answering and no half-built state to see. A swap from disk also picks up an
+index rebuilt by another process (:meth:`IndexService.refresh`).
 
 Thread safety: a request takes ``served.index`` once and uses that object to the end, so a swap in the middle
 never mixes two generations. Query-time settings (fusion, dense weight) go on a shallow copy of the index,
