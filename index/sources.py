@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,12 +89,15 @@ def iter_directory(
     else:
         paths = sorted(_walk(root))
     for relative in paths:
-        full = root / relative
-        if not full.is_file() or full.is_symlink():
+        full = os.path.join(root, relative)
+        try:
+            info = os.lstat(full)  # one call: a symlink is skipped, not followed (is_file + is_symlink + stat before)
+        except FileNotFoundError:
+            continue  # deleted since the listing
+        if not stat.S_ISREG(info.st_mode):
             continue
-        size = full.stat().st_size
-        data = full.read_bytes() if size <= config.max_file_bytes and wanted(relative) else None
-        yield SourceFile(relative, data, size)
+        data = Path(full).read_bytes() if info.st_size <= config.max_file_bytes and wanted(relative) else None
+        yield SourceFile(relative, data, info.st_size)
 
 
 def _walk(root: Path) -> Iterator[str]:
