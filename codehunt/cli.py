@@ -148,7 +148,7 @@ def index_merge(
 def index_update(
     path: Path = typer.Argument(..., help="Index directory made by `codehunt index build`."),
     rev: Optional[str] = typer.Option(None, "--rev", help="Move a git index to this revision (default: the one it records, looked up again, so a branch picks up its new commits)."),
-    service: str = typer.Option("auto", "--service", help="auto (a running `codehunt serve` of this index updates it from memory, ~1 s, and serves the result), off, or a service URL; without --rev only."),
+    service: str = typer.Option("auto", "--service", help="auto (a running `codehunt serve` of this index does the update from memory, without loading the model again, and serves the result), off, or a service URL; without --rev only."),
 ) -> None:
     """Bring an index up to date with the source it records: only changed files are read, only new units embedded.
 
