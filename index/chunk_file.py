@@ -18,7 +18,44 @@ from codehunt.index.errors import CorruptIndexError
 from codehunt.index.types import Chunk
 
 
-class ChunkFile(Sequence[Chunk]):
+class ChunkSequence(Sequence[Chunk]):
+    """A read-only sequence of chunks that produces chunk ``i`` on demand (``_chunk``): indexing, slicing, equality
+    with any sequence of chunks, and pickling as the list it stands for (Ray, multiprocessing)."""
+
+    def _chunk(self, position: int) -> Chunk:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, position: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, position: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        if position < 0:
+            position += len(self)
+        if not 0 <= position < len(self):
+            raise IndexError(f"chunk {position} of {len(self)}")
+        return self._chunk(position)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for position in range(len(self)):
+            yield self._chunk(position)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (list(self),))
+
+
+class ChunkFile(ChunkSequence):
     """The chunks of one ``corpus.jsonl`` (one JSON object per line), read lazily and cached.
 
     Corrupted lines raise :class:`CorruptIndexError` naming the file and line when they are read, not at open;
@@ -50,38 +87,12 @@ class ChunkFile(Sequence[Chunk]):
     def __len__(self) -> int:
         return len(self._parsed)
 
-    @overload
-    def __getitem__(self, position: int) -> Chunk: ...
-
-    @overload
-    def __getitem__(self, position: slice) -> list[Chunk]: ...
-
-    def __getitem__(self, position: int | slice) -> Chunk | list[Chunk]:
-        if isinstance(position, slice):
-            return [self[i] for i in range(*position.indices(len(self)))]
-        if position < 0:
-            position += len(self)
-        if not 0 <= position < len(self):
-            raise IndexError(f"chunk {position} of {len(self)}")
+    def _chunk(self, position: int) -> Chunk:
         chunk = self._parsed[position]
         if chunk is None:
             chunk = self._parse(position)
             self._parsed[position] = chunk
         return chunk
-
-    def __iter__(self) -> Iterator[Chunk]:
-        for position in range(len(self)):
-            yield self[position]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # mutable cache, compared by content
-
-    def __reduce__(self) -> tuple[Any, ...]:  # pickled (Ray, multiprocessing) as the list it stands for
-        return (list, (list(self),))
 
     def raw_lines(self, start: int, end: int) -> bytes:
         """Lines ``start..end-1`` as they are in the file, each with its newline: what an update copies unparsed."""

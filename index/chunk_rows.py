@@ -8,14 +8,15 @@ writer can copy a stretch of an old ``corpus.jsonl`` as one slice of bytes (:met
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Sequence, overload
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from codehunt.index.chunk_file import ChunkSequence
 from codehunt.index.types import Chunk
 
 
-class ChunkRows(Sequence[Chunk]):
+class ChunkRows(ChunkSequence):
     """Row ``i`` is ``bases[base_of[i]][row_of[i]]``; built with :meth:`concat`, which flattens nested ones."""
 
     def __init__(self, bases: list[Sequence[Chunk]], base_of: np.ndarray, row_of: np.ndarray):
@@ -57,34 +58,12 @@ class ChunkRows(Sequence[Chunk]):
     def __len__(self) -> int:
         return len(self.base_of)
 
-    @overload
-    def __getitem__(self, position: int) -> Chunk: ...
-
-    @overload
-    def __getitem__(self, position: slice) -> list[Chunk]: ...
-
-    def __getitem__(self, position: int | slice) -> Chunk | list[Chunk]:
-        if isinstance(position, slice):
-            return [self[i] for i in range(*position.indices(len(self)))]
-        if position < 0:
-            position += len(self)
-        if not 0 <= position < len(self):
-            raise IndexError(f"chunk {position} of {len(self)}")
+    def _chunk(self, position: int) -> Chunk:
         return self.bases[int(self.base_of[position])][int(self.row_of[position])]
 
     def __iter__(self) -> Iterator[Chunk]:
         for base, row in zip(self.base_of.tolist(), self.row_of.tolist()):
             yield self.bases[base][row]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # compared by content
-
-    def __reduce__(self) -> tuple[object, ...]:  # pickled (Ray, multiprocessing) as the list it stands for
-        return (list, (list(self),))
 
     def runs(self) -> Iterator[tuple[Sequence[Chunk], int, int]]:
         """``(base, start, end)``: maximal stretches of consecutive rows ``start..end-1`` of one base, in order."""

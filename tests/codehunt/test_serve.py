@@ -6,6 +6,7 @@ the update semantics are tested on an in-process :class:`IndexService` sharing t
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -369,18 +370,13 @@ def test_an_update_reindexes_and_swaps_without_a_gap(live, default_encoder, how,
     assert Index.load(path).search("crc32 checksum of bytes", 1)[0].qualname == "compute_crc_checksum"  # published on disk
 
 
-def test_concurrent_update_requests_over_http_one_runs_one_is_refused(live, default_encoder):
+@contextlib.contextmanager
+def app_server(service: IndexService):
+    """The service's app under a real uvicorn server on a loopback port in this process; yields its URL."""
     import uvicorn
 
     from codehunt.serve.app import bind_socket, create_app, url_of
 
-    source, path = live
-    gate = threading.Event()
-
-    def held(served, encoder, on_ready):
-        assert gate.wait(60)
-
-    service = IndexService([path], encoder=default_encoder, updater=held)
     sock = bind_socket("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="error", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -388,22 +384,35 @@ def test_concurrent_update_requests_over_http_one_runs_one_is_refused(live, defa
     try:
         while not server.started:
             time.sleep(0.05)
-        url = url_of(sock)
-        results: list[tuple[int, dict]] = []
-        first = threading.Thread(target=lambda: results.append(post_json(url, "/update", {})))
-        first.start()
-        while not service.get().updating:
-            time.sleep(0.02)
-        status, body = post_json(url, "/update", {})
-        assert status == 409 and "already running" in body["error"]
-        assert post_json(url, "/search", {"query": "parse a date", "k": 1})[0] == 200  # still answering
-        gate.set()
-        first.join(60)
-        assert results[0][0] == 200 and results[0][1]["generation"] == 2
+        yield url_of(sock)
     finally:
-        gate.set()
         server.should_exit = True
         thread.join(30)
+
+
+def test_concurrent_update_requests_over_http_one_runs_one_is_refused(live, default_encoder):
+    source, path = live
+    gate = threading.Event()
+
+    def held(served, encoder, on_ready):
+        assert gate.wait(60)
+
+    service = IndexService([path], encoder=default_encoder, updater=held)
+    try:
+        with app_server(service) as url:
+            results: list[tuple[int, dict]] = []
+            first = threading.Thread(target=lambda: results.append(post_json(url, "/update", {})))
+            first.start()
+            while not service.get().updating:
+                time.sleep(0.02)
+            status, body = post_json(url, "/update", {})
+            assert status == 409 and "already running" in body["error"]
+            assert post_json(url, "/search", {"query": "parse a date", "k": 1})[0] == 200  # still answering
+            gate.set()
+            first.join(60)
+            assert results[0][0] == 200 and results[0][1]["generation"] == 2
+    finally:
+        gate.set()
 
 
 def test_a_deleted_index_directory_is_still_served_and_reported(live, default_encoder):
@@ -631,41 +640,31 @@ def test_index_update_goes_through_a_running_service_and_gives_what_an_in_proces
     result; the directory it writes equals an in-process update of a copy of the same index."""
     import shutil
 
-    import uvicorn
-
     from codehunt.index.incremental import update_index
-    from codehunt.serve.app import bind_socket, create_app, url_of
     from codehunt.serve.discovery import remove_discovery, write_discovery
     from tests.index.test_incremental import assert_same_index
 
     source, path = live
     service = IndexService([path], encoder=default_encoder)
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
-        write_discovery(path, url_of(sock), service.get().name)
-        (source / "pkg" / "crc.py").write_text(NEW_FUNCTION, encoding="utf-8")
-        copy = tmp_path / "copy.idx"
-        shutil.copytree(path, copy)
-        result = runner.invoke(app, ["index", "update", str(path)])
-        assert result.exit_code == 0, result.output
-        assert "through the running service at generation 2" in result.stderr
-        served = service.get()
-        assert served.generation == 2 and served.last_update["reason"] == "request"
-        assert served.index.search("crc32 checksum of bytes", 1)[0].qualname == "compute_crc_checksum"
-        update_index(copy, encoder=default_encoder)
-        assert_same_index(path, copy)
-        # --service off updates in-process even with the service running (here: nothing changed since)
-        result = runner.invoke(app, ["index", "update", str(path), "--service", "off"])
-        assert result.exit_code == 0 and "is up to date" in result.stderr and served.generation == 2
-    finally:
-        remove_discovery(path)
-        server.should_exit = True
-        thread.join(30)
+    with app_server(service) as url:
+        write_discovery(path, url, service.get().name)
+        try:
+            (source / "pkg" / "crc.py").write_text(NEW_FUNCTION, encoding="utf-8")
+            copy = tmp_path / "copy.idx"
+            shutil.copytree(path, copy)
+            result = runner.invoke(app, ["index", "update", str(path)])
+            assert result.exit_code == 0, result.output
+            assert "through the running service at generation 2" in result.stderr
+            served = service.get()
+            assert served.generation == 2 and served.last_update["reason"] == "request"
+            assert served.index.search("crc32 checksum of bytes", 1)[0].qualname == "compute_crc_checksum"
+            update_index(copy, encoder=default_encoder)
+            assert_same_index(path, copy)
+            # --service off updates in-process even with the service running (here: nothing changed since)
+            result = runner.invoke(app, ["index", "update", str(path), "--service", "off"])
+            assert result.exit_code == 0 and "is up to date" in result.stderr and served.generation == 2
+        finally:
+            remove_discovery(path)
 
 
 def test_a_write_that_fails_after_the_swap_keeps_serving_from_memory_and_the_next_update_publishes(live, default_encoder, monkeypatch):
