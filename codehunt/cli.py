@@ -5,8 +5,10 @@ hits), 1 bad input (a one-line message names the file and the fix), 2 usage (a o
 message names the option: ``-k 0``, an empty query, an unknown ``--mode``, any option value
 a config rejects; see ``codehunt.console``).
 
-Length (~600 lines): one typer app holds every command's options and help text, so a newcomer reads the whole
-command surface in one file; each command is a few lines that check options and call a pipeline module.
+Length (~500 lines): one typer app holds the options and help text of index, search, eval, serve and mcp, so a
+newcomer reads most of the command surface in one file; each command is a few lines that check options and call
+a pipeline module. The commands generated from configs live beside it and are imported only when named
+(``codehunt.cli_mine``, ``codehunt.cli_train``, ``codehunt.cli_localize``; see ``codehunt.cli_lazy``).
 """
 from __future__ import annotations
 
@@ -18,9 +20,13 @@ from typing import Callable, Iterator, Optional
 
 import typer
 
+from codehunt.cli_lazy import lazy_group
 from codehunt.console import cli_errors, options_checked, quiet_libraries, require, setup_logging
 
 app = typer.Typer(
+    # mine, train and localize are imported only when a command line names them (codehunt.cli_lazy)
+    cls=lazy_group(mine="codehunt.cli_mine:mine_app", train="codehunt.cli_train:train_app",
+                   localize="codehunt.cli_localize:localize_app"),
     help="Search a codebase in plain language: index it once, then ask for 'parse an ISO date' and get functions back.",
     no_args_is_help=True,
     add_completion=False,
@@ -358,7 +364,7 @@ class _DefaultToBeir(typer.core.TyperGroup):
 
 
 eval_app = typer.Typer(
-    cls=_DefaultToBeir,
+    cls=lazy_group(_DefaultToBeir, localize="codehunt.cli_localize:eval_localize_app"),
     help="Measure retrieval quality: `codehunt eval BEIR_DIR --split dev` or `codehunt eval localize INSTANCES.jsonl`.",
     no_args_is_help=True,
 )
@@ -405,161 +411,6 @@ def eval_beir(
     summary = {"dataset": folder.name, "split": split, "mode": mode, "rerank": str(rerank) if rerank else None,
                "queries": len(result.report.per_query), "seconds": round(result.seconds, 2), **result.report.aggregate}
     print_metrics(summary, as_json)
-
-
-mine_app = typer.Typer(
-    help="Turn code and history into training data: pairs -> filter -> negatives (triples.jsonl).", no_args_is_help=True
-)
-app.add_typer(mine_app, name="mine")
-
-
-def _register_mine_commands() -> None:
-    from codehunt.config_cli import config_command
-    from codehunt.mining.filter import FilterConfig
-    from codehunt.mining.negatives import NegativesConfig
-    from codehunt.mining.pairs import PairsConfig
-    from codehunt.mining.teacher import TeacherConfig
-
-    def run_pairs(config: PairsConfig) -> None:
-        from codehunt.mining.pairs import mine_pairs
-
-        result = mine_pairs(config, show_progress=True)
-        print(f"wrote {result.pairs} {result.kind} pairs to {result.output}; dropped: {dict(result.dropped)}", file=sys.stderr)
-
-    def run_filter(config: FilterConfig) -> None:
-        from codehunt.mining.filter import filter_consistent_pairs
-
-        result = filter_consistent_pairs(config, show_progress=True)
-        print(f"kept {result.kept} of {result.pairs} pairs -> {result.output}; dropped {result.dropped} -> {result.dropped_output}; "
-              f"report {result.report}", file=sys.stderr)
-
-    def run_negatives(config: NegativesConfig) -> None:
-        from codehunt.mining.negatives import mine_negatives
-
-        result = mine_negatives(config, show_progress=True)
-        print(f"wrote {result.rows} rows for {result.pairs} pairs -> {result.output} ({result.skipped} skipped); report {result.report}",
-              file=sys.stderr)
-
-    def run_teacher(config: TeacherConfig) -> None:
-        from codehunt.mining.teacher import rescore_triples
-
-        result = rescore_triples(config, show_progress=True)
-        shares = ", ".join(f"{name} {share:.3f}" for name, share in result.agreement.items())
-        print(f"rescored {result.rows} rows -> {result.output}; positive ranked first: {shares}; report {result.report}",
-              file=sys.stderr)
-
-    config_command(mine_app, "pairs", PairsConfig, run_pairs, arguments=("source",), short={"output": "-o"},
-                   help_text="Mine (query, code) pairs: docstrings of a codebase, commit messages of a git history, "
-                             "SWE-bench issues (--kind issues --repos DIR), or an existing pair file / BEIR folder.")
-    config_command(mine_app, "filter", FilterConfig, run_filter, arguments=("input",), short={"output": "-o"},
-                   help_text="Consistency filtering (CoRNStack): keep a pair only if its code ranks in the top-k for its own query.")
-    config_command(mine_app, "negatives", NegativesConfig, run_negatives, arguments=("input",), short={"output": "-o"},
-                   help_text="Mine hard negatives (dense + BM25) with false-negative guards; writes anchor, positive, negative_1..n.")
-    config_command(mine_app, "teacher", TeacherConfig, run_teacher, arguments=("input",), short={"output": "-o"},
-                   help_text="Rescore mined triples with one or more bi-encoders (--model, repeatable): their mean cosine "
-                             "becomes the teacher score the reranker distils from.")
-_register_mine_commands()
-
-
-train_app = typer.Typer(help="Train models on mined data: the retriever (bi-encoder) and the reranker (cross-encoder).", no_args_is_help=True)
-app.add_typer(train_app, name="train")
-
-
-def _register_train_commands() -> None:
-    from codehunt.config_cli import config_command
-    from codehunt.reranker.config import RerankerTrainConfig
-    from codehunt.retriever.config import RetrieverTrainConfig
-
-    def run_retriever(config: RetrieverTrainConfig) -> None:
-        from codehunt.retriever.train import train_retriever
-
-        print(f"saved the retriever to {train_retriever(config, show_progress=True)}", file=sys.stderr)
-
-    def run_reranker(config: RerankerTrainConfig) -> None:
-        from codehunt.reranker.train import train_reranker
-
-        print(f"saved the reranker to {train_reranker(config, show_progress=True)}", file=sys.stderr)
-
-    config_command(train_app, "retriever", RetrieverTrainConfig, run_retriever, arguments=("data",), short={"output_dir": "-o"},
-                   help_text="Momentum-queue contrastive training (MoCo/CoCoSoDa) of the bi-encoder on triples or pairs; "
-                             "the result loads with SentenceTransformer(path) and builds indexes with --model.")
-    config_command(train_app, "reranker", RerankerTrainConfig, run_reranker, arguments=("data",), short={"output_dir": "-o"},
-                   help_text="Train a cross-encoder on mined triples (hard + random negatives); use it with --rerank.")
-
-
-_register_train_commands()
-
-
-@train_app.command("rerank-weight")
-@cli_errors
-def train_rerank_weight(
-    reranker: Path = typer.Argument(..., help="Reranker directory made by `codehunt train reranker`."),
-    dev: list[Path] = typer.Option(..., "--dev", help="BEIR folder to fit on, e.g. ../shared/data/cosqa (repeatable)."),
-    mode: list[str] = typer.Option(["hybrid"], "--mode", help="First stage the reranker follows: hybrid (default), dense or bm25; repeat it to fit each and store one combination per mode (the first is the fallback)."),
-    depth: int = typer.Option(30, "--rerank-depth", help="How many first-stage candidates the reranker rescores."),
-    split: str = typer.Option("dev", "--split", help="qrels split of each BEIR folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print the whole report as JSON."),
-) -> None:
-    """Fit how --rerank DIR combines the reranker with the first stage (RRF or score interpolation, one weight)
-    on dev sets, and store it in DIR, so `search/eval/localize --rerank DIR` apply it without flags."""
-    for one in mode:
-        check_search_options(one, depth, None)
-    from codehunt.rerank_weight import dumps, fit_rerank_weight, format_report
-
-    report = fit_rerank_weight(reranker, dev, mode, depth, split)
-    print(dumps(report) if as_json else format_report(report))
-
-
-def _register_localize_commands() -> None:
-    import inspect
-
-    from codehunt.config_cli import config_command
-    from codehunt.localize import LocalizeConfig
-
-    def run_localize(config: LocalizeConfig, issue: str, as_json: bool) -> None:
-        from codehunt.localize import format_localization, localize_issue, read_issue
-
-        for line in format_localization(localize_issue(read_issue(issue), config, show_progress=True), as_json):
-            print(line)
-
-    def run_eval_localize(config: LocalizeConfig, instances: Path, gold: Path, repos: Path, as_json: bool,
-                          per_instance: Optional[Path]) -> None:
-        from codehunt.localize import evaluate_localization, write_per_instance
-
-        report = evaluate_localization(instances, gold, repos, config, show_progress=True)
-        if per_instance is not None:
-            write_per_instance(per_instance, report)
-        summary = {"instances": len(report.per_instance), "skipped": len(report.skipped), "seconds": round(report.seconds, 1),
-                   **report.aggregate}
-        if as_json:
-            print(json.dumps(summary))
-        else:
-            for name, value in summary.items():
-                print(f"{name:24s} {value:.4f}" if isinstance(value, float) else f"{name:24s} {value}")
-
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    json_flag = inspect.Parameter("as_json", keyword, annotation=bool,
-                                  default=typer.Option(False, "--json", help="JSON output (one object per function/file hit, or one summary)."))
-    config_command(
-        app, "localize", LocalizeConfig, run_localize, short={"index": "-i", "k": "-k"},
-        help_text="Rank the functions and files a fix for an issue will touch, in a repository at a revision (or an index).",
-        leading=[inspect.Parameter("issue", keyword, annotation=str,
-                                   default=typer.Argument(..., help="Issue text file (title + description), or - for stdin.")), json_flag],
-    )
-    config_command(
-        eval_app, "localize", LocalizeConfig, run_eval_localize, short={"index": "-i", "k": "-k"},
-        help_text="Score localization on SWE-bench-style instances: file Acc@1/3/5, function Acc@5/10 (all gold in the top k), Recall, MRR.",
-        leading=[
-            inspect.Parameter("instances", keyword, annotation=Path, default=typer.Argument(..., help="Instances JSONL (repo, instance_id, base_commit, problem_statement).")),
-            inspect.Parameter("gold", keyword, annotation=Path, default=typer.Option(..., "--gold", help="Gold JSONL: per instance and file, the units the fix touches.")),
-            inspect.Parameter("repos", keyword, annotation=Path, default=typer.Option(..., "--repos", help="Folder with one git directory per repository, named owner__name.")),
-            json_flag,
-            inspect.Parameter("per_instance", keyword, annotation=Optional[Path], default=typer.Option(None, "--per-instance", help="Write per-instance results (JSONL) here.")),
-        ],
-    )
-
-
-_register_localize_commands()
 
 
 @app.command("serve")

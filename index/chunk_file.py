@@ -55,6 +55,21 @@ class ChunkSequence(Sequence[Chunk]):
         return (list, (list(self),))
 
 
+_SCAN_BLOCK = 64 << 20
+"""Bytes compared per numpy pass when finding line ends: bounds the temporary mask however large the corpus."""
+
+
+def _newline_offsets(data: "bytes | mmap.mmap", size: int) -> "np.ndarray":
+    """Offsets of every ``\\n`` in ``data``, (lines,) int64: vectorised, block by block (a ``find`` loop took
+    32 ms of a cold search on a 71 MB corpus)."""
+    import numpy as np
+
+    view = np.frombuffer(data, dtype=np.uint8) if size else np.zeros(0, dtype=np.uint8)
+    blocks = [np.flatnonzero(view[start:start + _SCAN_BLOCK] == 10) + start for start in range(0, size, _SCAN_BLOCK)]
+    del view  # release the buffer export, so the map can be closed
+    return np.concatenate(blocks).astype(np.int64) if blocks else np.zeros(0, dtype=np.int64)
+
+
 class ChunkFile(ChunkSequence):
     """The chunks of one ``corpus.jsonl`` (one JSON object per line), read lazily and cached.
 
@@ -73,15 +88,11 @@ class ChunkFile(ChunkSequence):
         with self.path.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             self._data: bytes | mmap.mmap = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        ends: list[int] = []
-        position = self._data.find(b"\n")
-        while position != -1:
-            ends.append(position)
-            position = self._data.find(b"\n", position + 1)
-        if size and (not ends or ends[-1] != size - 1):
-            ends.append(size)  # a last line without its newline
-        self._ends = np.asarray(ends, dtype=np.int64)  # (lines,) end offset of each line
-        self._starts = np.concatenate([[0], self._ends[:-1] + 1]).astype(np.int64) if ends else self._ends
+        ends = _newline_offsets(self._data, size)
+        if size and (not len(ends) or ends[-1] != size - 1):
+            ends = np.append(ends, size)  # a last line without its newline
+        self._ends = ends.astype(np.int64)  # (lines,) end offset of each line
+        self._starts = np.concatenate([[0], self._ends[:-1] + 1]).astype(np.int64) if len(ends) else self._ends
         self._parsed: list[Chunk | None] = [None] * len(ends)
 
     def __len__(self) -> int:

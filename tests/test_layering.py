@@ -85,3 +85,25 @@ def test_cli_help_imports_no_heavy_library():
     code = "import sys, codehunt.cli; print(sorted(m for m in ('torch', 'transformers', 'faiss', 'sentence_transformers') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_search_does_not_import_the_generated_commands(tmp_path):
+    """mine, train and localize commands are generated from ~100 config dataclasses (codehunt.cli_lazy): a
+    search must not import them, while `--help` and the commands themselves still find them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from codehunt.cli import app\n"
+        "result = CliRunner().invoke(app, ['search', 'x', '-i', sys.argv[1], '--mode', 'bm25'])\n"
+        "print(result.exit_code, sorted(m for m in ('codehunt.cli_mine', 'codehunt.cli_train', 'codehunt.cli_localize',"
+        " 'codehunt.mining.filter', 'codehunt.localize') if m in sys.modules))\n"
+        "help_text = CliRunner().invoke(app, ['--help']).output\n"
+        "print(all(name in help_text for name in ('mine', 'train', 'localize')), 'codehunt.cli_mine' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "missing.idx")], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "1 []"  # the missing index is a bad-input error, and nothing generated was imported
+    assert out[1] == "True True"

@@ -36,6 +36,18 @@ def test_reads_what_a_full_parse_reads(tmp_path, trailing_newline):
     assert lazy[2] is lazy[2]  # parsed once, then cached
 
 
+@pytest.mark.parametrize("trailing_newline", [True, False])
+def test_line_ends_found_across_scan_blocks(tmp_path, monkeypatch, trailing_newline):
+    """The newline scan runs block by block; a block edge inside a line or on a newline must not lose or
+    split lines (a 7-byte block puts edges everywhere)."""
+    import codehunt.index.chunk_file as chunk_file
+
+    monkeypatch.setattr(chunk_file, "_SCAN_BLOCK", 7)
+    chunks = make_chunks(9)
+    lazy = ChunkFile(write_corpus(tmp_path / "corpus.jsonl", chunks, trailing_newline))
+    assert list(lazy) == chunks
+
+
 def test_out_of_range_and_empty(tmp_path):
     lazy = ChunkFile(write_corpus(tmp_path / "corpus.jsonl", make_chunks(2)))
     with pytest.raises(IndexError):

@@ -1,0 +1,58 @@
+"""``codehunt train ...``: retriever and reranker (generated from their configs) and rerank-weight.
+
+Imported only when a command line names ``train`` (``codehunt.cli_lazy``), so a search never pays for it.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from codehunt.config_cli import config_command
+from codehunt.console import cli_errors
+from codehunt.reranker.config import RerankerTrainConfig
+from codehunt.retriever.config import RetrieverTrainConfig
+
+train_app = typer.Typer(help="Train models on mined data: the retriever (bi-encoder) and the reranker (cross-encoder).", no_args_is_help=True, add_completion=False)
+
+
+def run_retriever(config: RetrieverTrainConfig) -> None:
+    from codehunt.retriever.train import train_retriever
+
+    print(f"saved the retriever to {train_retriever(config, show_progress=True)}", file=sys.stderr)
+
+
+def run_reranker(config: RerankerTrainConfig) -> None:
+    from codehunt.reranker.train import train_reranker
+
+    print(f"saved the reranker to {train_reranker(config, show_progress=True)}", file=sys.stderr)
+
+
+config_command(train_app, "retriever", RetrieverTrainConfig, run_retriever, arguments=("data",), short={"output_dir": "-o"},
+               help_text="Momentum-queue contrastive training (MoCo/CoCoSoDa) of the bi-encoder on triples or pairs; "
+                         "the result loads with SentenceTransformer(path) and builds indexes with --model.")
+config_command(train_app, "reranker", RerankerTrainConfig, run_reranker, arguments=("data",), short={"output_dir": "-o"},
+               help_text="Train a cross-encoder on mined triples (hard + random negatives); use it with --rerank.")
+
+
+@train_app.command("rerank-weight")
+@cli_errors
+def train_rerank_weight(
+    reranker: Path = typer.Argument(..., help="Reranker directory made by `codehunt train reranker`."),
+    dev: list[Path] = typer.Option(..., "--dev", help="BEIR folder to fit on, e.g. ../shared/data/cosqa (repeatable)."),
+    mode: list[str] = typer.Option(["hybrid"], "--mode", help="First stage the reranker follows: hybrid (default), dense or bm25; repeat it to fit each and store one combination per mode (the first is the fallback)."),
+    depth: int = typer.Option(30, "--rerank-depth", help="How many first-stage candidates the reranker rescores."),
+    split: str = typer.Option("dev", "--split", help="qrels split of each BEIR folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole report as JSON."),
+) -> None:
+    """Fit how --rerank DIR combines the reranker with the first stage (RRF or score interpolation, one weight)
+    on dev sets, and store it in DIR, so `search/eval/localize --rerank DIR` apply it without flags."""
+    from codehunt.cli import check_search_options
+
+    for one in mode:
+        check_search_options(one, depth, None)
+    from codehunt.rerank_weight import dumps, fit_rerank_weight, format_report
+
+    report = fit_rerank_weight(reranker, dev, mode, depth, split)
+    print(dumps(report) if as_json else format_report(report))
