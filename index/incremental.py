@@ -335,6 +335,13 @@ def scan_source(
         return Scan(chunks, [], None)
     started_ns = time.time_ns()
     unread: set[str] = set()  # unchanged files, yielded without their bytes
+    left_out: dict[str, str] = {}  # path -> why it is skipped from its path alone (asked once per file)
+
+    def skip_reason(path: str) -> str | None:
+        reason = path_skip_reason(path, config)
+        if reason is not None:
+            left_out[path] = reason
+        return reason
     stats: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns), taken just before the file is read
     blobs: dict[str, str] = {}
     old = previous.records if previous is not None else {}
@@ -342,7 +349,7 @@ def scan_source(
         blobs = _blob_ids(source, commit)
 
         def wanted(path: str) -> bool:
-            if path_skip_reason(path, config) is not None:
+            if skip_reason(path) is not None:
                 return False
             if previous is not None and previous.has(path) and old[path].blob == blobs.get(path):
                 unread.add(path)
@@ -354,7 +361,7 @@ def scan_source(
         trust_mtime = previous is not None and previous.source.get("kind") == "directory" and previous.source.get("path") == str(source.resolve())
 
         def wanted(path: str) -> bool:
-            if path_skip_reason(path, config) is not None:
+            if skip_reason(path) is not None:
                 return False
             stat = (source / path).stat()
             stats[path] = (stat.st_size, stat.st_mtime_ns)
@@ -372,6 +379,11 @@ def scan_source(
     fresh: list[Chunk] = []
     records: list[FileRecord] = []
     for file in files:
+        reason = left_out.get(file.path)
+        if reason is not None:  # what chunk_files would record, without asking again
+            plan.append((file.path, None, [] if reason == "excluded" else [Skip(file.path, reason)]))
+            report(progress)
+            continue
         if file.path in unread:
             assert previous is not None
             plan.append((file.path, previous.rows.get(file.path, range(0)), previous.skips.get(file.path, [])))

@@ -7,7 +7,9 @@ revision is read blob by blob through ``git cat-file --batch``: no checkout need
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 import stat
 import subprocess
 from dataclasses import dataclass, field
@@ -53,7 +55,15 @@ def looks_generated(text: str) -> bool:
 
 
 def is_excluded(path: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatch(path, pattern) for pattern in patterns)
+    """Whether ``path`` matches one of the ``--exclude`` globs (``fnmatch`` rules: ``*`` crosses ``/``)."""
+    return bool(patterns) and _exclude_pattern(tuple(patterns)).match(os.path.normcase(path)) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _exclude_pattern(patterns: tuple[str, ...]) -> "re.Pattern[str]":
+    """The globs as one compiled regular expression: a scan asks once per file (50k files in the stdlib),
+    and ``fnmatch.fnmatch`` per file and pattern cost 0.5 s of a 10 s update."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(os.path.normcase(pattern))})" for pattern in patterns))
 
 
 def is_git_work_tree(path: Path) -> bool:
@@ -107,10 +117,14 @@ def _walk(root: Path) -> Iterator[str]:
         import pathspec
 
         ignore = pathspec.PathSpec.from_lines("gitwildmatch", gitignore.read_text(encoding="utf-8", errors="replace").splitlines())
-    for directory, dirnames, filenames in os.walk(root):
+    top = os.fspath(root)
+    for directory, dirnames, filenames in os.walk(top):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        # plain strings, not a Path per file: 1 s of pathlib parsing over the stdlib's 50k files
+        prefix = os.path.relpath(directory, top).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
         for name in filenames:
-            relative = Path(directory, name).relative_to(root).as_posix()
+            relative = prefix + name
             if ignore is None or not ignore.match_file(relative):
                 yield relative
 

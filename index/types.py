@@ -47,7 +47,8 @@ class Skip:
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # not asdict: a directory build writes one per skipped file (41k under the stdlib's site-packages)
+        return {"path": self.path, "reason": self.reason, "detail": self.detail}
 
 
 @dataclass(frozen=True)

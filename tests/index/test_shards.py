@@ -94,7 +94,12 @@ def assert_same_index(built: Path, reference: Path) -> None:
     assert np.abs(vectors - expected).max() < BF16_TOLERANCE
     assert float(np.min(np.sum(vectors * expected, axis=1))) > 0.999  # every row the same direction
     for query in QUERIES:
-        assert [hit.doc_id for hit in a.search(query, 5)] == [hit.doc_id for hit in b.search(query, 5)]
+        ours_top, theirs_top = [hit.doc_id for hit in a.search(query, 5)], [hit.doc_id for hit in b.search(query, 5)]
+        if b.manifest.encoder.precision == "bf16":
+            # bf16 rounding moves scores by ~1e-3, enough to swap two near-tied hits, not to change what is found
+            assert ours_top[0] == theirs_top[0] and len(set(ours_top) & set(theirs_top)) >= 4, query
+        else:
+            assert ours_top == theirs_top, query
 
 
 def test_shard_of_is_sha256_modulo_n():
