@@ -1,14 +1,16 @@
 """Incremental ``codehunt index update`` vs a full build, on real code, every step in a new process.
 
     flock /tmp/codehunt-heavy.lock python benchmarks/incremental_update.py [--workdir /tmp/codehunt-incremental]
-        [--skip-stdlib] [--reuse-build] [--repo /work/.mirror/fastapi+fastapi/repo] [--commits 10]
+        [--skip-stdlib] [--quickstart] [--reuse-build] [--repo /work/.mirror/fastapi+fastapi/repo] [--commits 10]
 
 1. Directory: a copy of the installed Python standard library (``site-packages`` and ``__pycache__`` left
    out; tests included, as in ``benchmarks/build_speed.py``) is indexed by ``codehunt index build`` in a child
    process (the full build), then ``codehunt index update`` runs in a new process three times: with nothing
    changed, after one function was appended to one module (``json/encoder.py``), and after that module was
    changed back (its old texts are still in the store: nothing to embed). The floor of any update is a
-   process that imports sentence-transformers and loads the model, timed on its own.
+   process that imports sentence-transformers and loads the model, timed on its own. ``--quickstart``
+   copies and indexes the standard library as the README's Quickstart does instead (the whole
+   ``lib/python3.X``, its ``site-packages`` too, with the Quickstart's ``--exclude`` globs: 19.5k units).
 2. Git: a repository is indexed at the N+1-th last commit that changed Python files (first parent), then
    moved commit by commit through the next N with ``update_index(rev=...)``, in process with one loaded
    model so the seconds show what each step itself costs; the files each step changed, the files read
@@ -44,10 +46,19 @@ def edit(path: Path, text: str) -> None:
     os.utime(path, (then, then))
 
 
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+"""The child processes' environment: a user's Python caches compiled modules, so these do too (with
+PYTHONDONTWRITEBYTECODE, set in some sandboxes, every start recompiles codehunt's modules)."""
+
+QUICKSTART_EXCLUDES = ("test/*", "*/tests/*", "idlelib/*")
+"""The Quickstart's ``--exclude`` globs (README): its index holds 19,512 units of the installed standard library."""
+
+
 def codehunt(*args: str) -> float:
     """Wall seconds of one ``codehunt`` process (stdout and stderr kept quiet)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "codehunt", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "codehunt", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=ENV)
     return time.perf_counter() - started
 
 
@@ -65,23 +76,28 @@ HEADER = ("| step | wall s | files read | files unchanged | units chunked | text
           "|---|---|---|---|---|---|---|")
 
 
-def stdlib_benchmark(workdir: Path, reuse_build: bool) -> dict:
+def stdlib_benchmark(workdir: Path, reuse_build: bool, quickstart: bool = False) -> dict:
+    """``quickstart``: the index the README's Quickstart builds (the whole ``lib/python3.X`` directory, its
+    site-packages too, with the Quickstart's excludes); otherwise the stdlib with its tests, site-packages left out."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    copy, index = workdir / "stdlib", workdir / "stdlib.idx"
+    name = "stdlib-quickstart" if quickstart else "stdlib"
+    copy, index = workdir / name, workdir / f"{name}.idx"
     results: dict = {}
     if not (reuse_build and (index / "manifest.json").is_file()):
         shutil.rmtree(copy, ignore_errors=True)
         shutil.rmtree(index, ignore_errors=True)
-        shutil.copytree(stdlib, copy, symlinks=True, ignore=shutil.ignore_patterns("site-packages", "__pycache__", "*.pyc"))
+        ignore = None if quickstart else shutil.ignore_patterns("site-packages", "__pycache__", "*.pyc")
+        shutil.copytree(stdlib, copy, symlinks=True, ignore=ignore)
         print(f"full build of {copy} ...", file=sys.stderr)
-        results["full build"] = (codehunt("index", "build", str(copy), "-o", str(index)), build_record(index))
+        excludes = [flag for glob in QUICKSTART_EXCLUDES for flag in ("--exclude", glob)] if quickstart else []
+        results["full build"] = (codehunt("index", "build", str(copy), *excludes, "-o", str(index)), build_record(index))
     module = copy / "json" / "encoder.py"
     original = module.read_text(encoding="utf-8").split("\n\ndef _bench_is_json_scalar_")[0]  # an earlier run's edit
     edit(module, original)
     codehunt("index", "update", str(index))  # settle: the copy now matches the index
     floor = time.perf_counter()
     subprocess.run([sys.executable, "-c", "from codehunt.index.encoder import SentenceTransformerEncoder as E; E().fingerprint()"],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, env=ENV)
     results["floor: a process that loads the model"] = (time.perf_counter() - floor, None)
     results["update, nothing changed"] = (codehunt("index", "update", str(index)), build_record(index))
     edit(module, original + APPENDED.format(run=time.time_ns()))
@@ -89,7 +105,8 @@ def stdlib_benchmark(workdir: Path, reuse_build: bool) -> dict:
     edit(module, original)
     results["update, the change undone"] = (codehunt("index", "update", str(index)), build_record(index))
     results.update(through_service(index, module, original))
-    print(f"\n### Standard library copy ({copy}), every step a new `codehunt` process\n\n{HEADER}")
+    kind = "the Quickstart's index" if quickstart else "tests included, site-packages left out"
+    print(f"\n### Standard library copy ({copy}; {kind}), every step a new `codehunt` process\n\n{HEADER}")
     for step, (seconds, build) in results.items():
         print(row(step, seconds, build) if build else f"| {step} | {seconds:.1f} | | | | | |")
     return {step: {"seconds": seconds, **(build or {})} for step, (seconds, build) in results.items()}
@@ -101,7 +118,7 @@ def through_service(index: Path, module: Path, original: str) -> dict:
     from codehunt.serve.discovery import find_service
 
     server = subprocess.Popen([sys.executable, "-m", "codehunt", "serve", "-i", str(index), "--port", "0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     results: dict = {}
     try:
         deadline = time.monotonic() + 300
@@ -155,6 +172,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/codehunt-incremental"))
     parser.add_argument("--skip-stdlib", action="store_true", help="only the git benchmark")
+    parser.add_argument("--quickstart", action="store_true",
+                        help="the stdlib as the Quickstart indexes it (site-packages in, its excludes) instead of with tests")
     parser.add_argument("--reuse-build", action="store_true", help="keep an earlier full build of the stdlib copy")
     parser.add_argument("--repo", type=Path, default=Path("/work/.mirror/fastapi+fastapi/repo"), help="git repository (bare is fine)")
     parser.add_argument("--commits", type=int, default=10, help="commits to step through (0: skip the git benchmark)")
@@ -163,7 +182,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     figures: dict = {}
     if not args.skip_stdlib:
-        figures["stdlib"] = stdlib_benchmark(args.workdir, args.reuse_build)
+        figures["stdlib"] = stdlib_benchmark(args.workdir, args.reuse_build, args.quickstart)
     if args.commits and args.repo.exists():
         figures["git"] = git_benchmark(args.workdir, args.repo, args.commits)
     if args.json:

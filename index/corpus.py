@@ -58,6 +58,8 @@ def path_skip_reason(path: str, config: CorpusConfig) -> str | None:
     """Why a file is left out from its path alone (so its bytes are never read), or None."""
     if is_excluded(path, config.source.exclude):
         return "excluded"
+    if path.endswith("/"):  # a vendored directory, listed once and not descended (sources.iter_directory)
+        return "vendored"
     if language_for_path(path) is None:
         return "not-source"
     if is_vendored(path):

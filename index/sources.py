@@ -87,7 +87,10 @@ def iter_directory(
 ) -> Iterator[SourceFile]:
     """Yield every file under ``root`` in sorted order, honouring ``.gitignore``.
 
-    Files for which ``wanted(path)`` is false are yielded without being read.
+    Files for which ``wanted(path)`` is false are yielded without being read. A vendored directory
+    (``VENDORED_DIRS``: ``node_modules``, ``site-packages``, ...) outside git is yielded once, as ``"path/"``
+    with no data, and not walked: every file below it would be skipped, and walking them cost more than the
+    rest of an update of the standard library (38k files under its ``site-packages``).
     """
     if not root.exists():
         raise BadInputError(f"{root} does not exist: pass a directory, a git repository or a corpus.jsonl")
@@ -99,6 +102,9 @@ def iter_directory(
     else:
         paths = sorted(_walk(root))
     for relative in paths:
+        if relative.endswith("/"):  # a vendored directory _walk did not descend into (path_skip_reason: vendored)
+            yield SourceFile(relative, None, 0)
+            continue
         full = os.path.join(root, relative)
         try:
             info = os.lstat(full)  # one call: a symlink is skipped, not followed (is_file + is_symlink + stat before)
@@ -119,10 +125,19 @@ def _walk(root: Path) -> Iterator[str]:
         ignore = pathspec.PathSpec.from_lines("gitwildmatch", gitignore.read_text(encoding="utf-8", errors="replace").splitlines())
     top = os.fspath(root)
     for directory, dirnames, filenames in os.walk(top):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         # plain strings, not a Path per file: 1 s of pathlib parsing over the stdlib's 50k files
         prefix = os.path.relpath(directory, top).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"
+        kept = []
+        for name in sorted(dirnames):
+            if name.startswith("."):
+                continue
+            if name in VENDORED_DIRS:  # every file below would be skipped: one "dir/" entry, not descended
+                if ignore is None or not ignore.match_file(prefix + name + "/"):
+                    yield prefix + name + "/"
+                continue
+            kept.append(name)
+        dirnames[:] = kept
         for name in filenames:
             relative = prefix + name
             if ignore is None or not ignore.match_file(relative):

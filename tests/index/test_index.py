@@ -240,6 +240,36 @@ def test_git_revision_is_read_without_checkout_and_gitignore_is_respected(tmp_pa
     assert [c.qualname for c in work_tree.chunks] == ["new_name"]
 
 
+def test_vendored_directories_are_recorded_once_and_not_walked(tmp_path, monkeypatch):
+    """node_modules/ and a nested site-packages/ give one skip each ("dir/", vendored); no file below them is
+    listed (os.walk is not sent into them), while an excluded vendored directory leaves no record at all."""
+    import os
+
+    import codehunt.index.sources as sources
+
+    root = tmp_path / "src"
+    (root / "node_modules" / "left-pad").mkdir(parents=True)
+    (root / "node_modules" / "left-pad" / "index.js").write_text("function leftPad(s) { return s; }\n", encoding="utf-8")
+    (root / "lib" / "site-packages" / "pkg").mkdir(parents=True)
+    (root / "lib" / "site-packages" / "pkg" / "mod.py").write_text("def vendored():\n    return 1\n", encoding="utf-8")
+    (root / "build" / "vendor").mkdir(parents=True)
+    (root / "build" / "vendor" / "x.py").write_text("def x():\n    return 1\n", encoding="utf-8")
+    (root / "lib" / "app.py").write_text("def mine():\n    return 2\n", encoding="utf-8")
+    walked: list[str] = []
+    real_walk = os.walk
+
+    def recording_walk(top, *args, **kwargs):
+        for directory, dirnames, filenames in real_walk(top, *args, **kwargs):
+            walked.append(os.path.relpath(directory, top))
+            yield directory, dirnames, filenames
+
+    monkeypatch.setattr(sources.os, "walk", recording_walk)
+    corpus = read_codebase(root, config=CorpusConfig(source=SourceConfig(exclude=("build/*",))))
+    assert [c.qualname for c in corpus.chunks] == ["mine"]
+    assert [(s.path, s.reason) for s in corpus.skipped] == [("lib/site-packages/", "vendored"), ("node_modules/", "vendored")]
+    assert not any("site-packages" in d or "node_modules" in d or "vendor" in d for d in walked), walked
+
+
 def test_long_functions_are_split_with_their_signature_and_collapsed_in_search(tmp_path, default_encoder):
     root = tmp_path / "src"
     root.mkdir()
