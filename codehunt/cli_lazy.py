@@ -1,8 +1,9 @@
 """Command groups whose commands are imported only when a command line names them.
 
 Why: ``codehunt search --mode bm25`` should start in well under half a second, and the commands generated
-from the mining, training and localization configs (``codehunt.config_cli``) cost ~150-200 ms to import and
-register (some hundred dataclasses and the modules that define them) on every start. Click's documented
+from the mining, training and localization configs (``codehunt.config_cli``) cost ~110 ms to import and
+register (some hundred dataclasses and the modules that define them) on every start (``import codehunt.cli``
+0.178 s before, 0.066 s after, in ``benchmarks/serve_latency.py --sections cold``). Click's documented
 answer is a lazily loading group ("Lazily Loading Subcommands" in click's docs); this is that, for typer:
 the group's ``commands`` mapping holds a ``"module:attribute"`` reference for each lazy name and turns it
 into a click command on first lookup. ``codehunt --help`` still lists every command (listing looks them all

@@ -91,7 +91,7 @@ class ChunkFile(ChunkSequence):
         ends = _newline_offsets(self._data, size)
         if size and (not len(ends) or ends[-1] != size - 1):
             ends = np.append(ends, size)  # a last line without its newline
-        self._ends = ends.astype(np.int64)  # (lines,) end offset of each line
+        self._ends = ends  # (lines,) int64 end offset of each line
         self._starts = np.concatenate([[0], self._ends[:-1] + 1]).astype(np.int64) if len(ends) else self._ends
         self._parsed: list[Chunk | None] = [None] * len(ends)
 

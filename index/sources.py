@@ -129,7 +129,7 @@ def _walk(root: Path) -> Iterator[str]:
         prefix = os.path.relpath(directory, top).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"
         kept = []
-        for name in sorted(dirnames):
+        for name in dirnames:  # the listing is sorted once, in iter_directory
             if name.startswith("."):
                 continue
             if name in VENDORED_DIRS:  # every file below would be skipped: one "dir/" entry, not descended
