@@ -153,9 +153,12 @@ class SentenceTransformerEncoder:
     """
 
     def __init__(self, config: EncoderConfig = EncoderConfig(), model: "SentenceTransformer | None" = None,
-                 fingerprint: str | None = None):
+                 fingerprint: str | None = None, onnx_queries: bool = True):
         """``fingerprint``: the weights' digest when the caller already knows it (an index's manifest, whose recorded
-        :func:`model_files_signature` matches the model directory), sparing the 0.3 s of hashing 90 MB of weights."""
+        :func:`model_files_signature` matches the model directory), sparing the 0.3 s of hashing 90 MB of weights.
+
+        ``onnx_queries``: embed a single query text through ONNX Runtime where it is installed and reproduces
+        the model (``index.query_onnx``); False keeps every text on torch (the benchmarks' comparison rows)."""
         self.config = config
         self.model = model if model is not None else load_sentence_transformer(config.model, config.device)
         if config.max_length:
@@ -163,6 +166,8 @@ class SentenceTransformerEncoder:
         self.name = config.model
         self.dimension = int(self.model.get_embedding_dimension())
         self._fingerprint: str | None = fingerprint
+        self.onnx_queries = onnx_queries
+        self._onnx: Any = None  # index.query_onnx's pipeline, built on the first single query; False when not used
 
     @property
     def max_length(self) -> int:
@@ -203,6 +208,8 @@ class SentenceTransformerEncoder:
         prompt = self.prompt(kind)
         import torch
 
+        if kind == "query" and len(unique) == 1 and self.onnx_query_pipeline() is not None:
+            return self.encode_query_onnx(texts[0])[positions]
         with torch.inference_mode(), _threads_for(len(unique)):
             if self.use_bf16():
                 with torch.autocast(device_type=self.model.device.type, dtype=torch.bfloat16):
@@ -210,6 +217,22 @@ class SentenceTransformerEncoder:
             else:
                 vectors = self._encode_unique(list(unique), prompt, show_progress)
         return vectors[positions]
+
+    def onnx_query_pipeline(self) -> Any:
+        """The ONNX Runtime pipeline for one query (``index.query_onnx``), built on first use; None: torch answers.
+
+        Why one query and not every text: a single query has no padding, which the export relies on, and it is
+        the latency a user waits for; batches (documents, evaluation runs) keep torch's bf16 throughput."""
+        if self._onnx is None:
+            from codehunt.index.query_onnx import onnx_query_embedding
+
+            self._onnx = (self.onnx_queries and onnx_query_embedding(self.model, self.fingerprint(), self.prompt("query") or None)) or False
+        return self._onnx or None
+
+    def encode_query_onnx(self, text: str) -> np.ndarray:
+        """One query as a unit vector, (1, dimension) float32, through :meth:`onnx_query_pipeline` (fp32)."""
+        features = self.model.preprocess([text], prompt=self.prompt("query") or None)
+        return np.ascontiguousarray(self.onnx_query_pipeline()(features), dtype=np.float32)  # (1, dim)
 
     def _encode_unique(self, texts: list[str], prompt: str, show_progress: bool) -> np.ndarray:
         vectors = self.model.encode(
@@ -276,6 +299,9 @@ class FastQueryEncoder:
         vector bit for bit (``index.query_trace``: ~3 ms of ~10 saved per query on this CPU)."""
         import torch
 
+        with self.lock:
+            if self.encoder.onnx_query_pipeline() is not None:
+                return self.encoder.encode_query_onnx(text)
         model = self.encoder.model
         prompt = self.encoder.prompt("query") or None
         with self.lock, torch.inference_mode(), _threads_for(1):

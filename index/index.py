@@ -35,7 +35,10 @@ from codehunt.index.corpus import (
     with_summary_chunks,
 )
 from codehunt.index.delta import assemble_rows, gather_vectors, write_corpus
-from codehunt.index.dense import DenseConfig, build_dense_index, dense_index_type, load_dense_index, save_dense_index, search_dense_index
+from codehunt.index.dense import (
+    FEW_QUERIES, DenseConfig, build_dense_index, dense_index_type, load_dense_index, one_thread_for, save_dense_index,
+    search_dense_index,
+)
 from codehunt.index.embedding_cache import CachedEncoder, store_namespace
 from codehunt.index.encoder import Encoder, EncoderConfig, SentenceTransformerEncoder, model_files_signature
 from codehunt.index.errors import BadInputError, CorruptIndexError, IncompatibleIndexError
@@ -126,6 +129,7 @@ class Index:
         """True when :meth:`build` found nothing changed and published nothing (``incremental.is_up_to_date``)."""
         self._doc_ids: Sequence[str] | None = None  # ids.json when loaded: finds a unit's chunk without parsing all
         self._ids_path: Path | None = None
+        self._half_scan: tuple[Any, Any] | None = None  # (the FAISS index it copies, its HalfPrecisionScan or None)
         self.build_state: BuildState | None = None
         """File records, skips and BM25 terms of the build that made this object (None when loaded from disk)."""
 
@@ -540,13 +544,28 @@ class Index:
                 mean = rows.mean(axis=0, keepdims=True)  # (1, dim)
                 rows = mean / max(float(np.linalg.norm(mean)), 1e-12)
             groups.append(rows)
-        scores, ids = search_dense_index(self.dense, np.concatenate(groups), fetch)
+        scores, ids = self._search_dense(np.concatenate(groups), fetch)
         lists, start = [], 0
         for query, rows in zip(queries, groups):
             pairs = [list(zip(ids[i].tolist(), scores[i].tolist())) for i in range(start, start + len(rows))]
             start += len(rows)
             lists.append(self._pool(query, pairs, depth, keep))
         return lists
+
+    def _search_dense(self, vectors: Any, fetch: int) -> tuple[Any, Any]:
+        """FAISS's top ``fetch`` for each vector; a few queries over a flat index scan its fp16 copy
+        (:mod:`codehunt.index.half_scan`, exact, half the bytes read), built on first use."""
+        dense = self.dense
+        if len(vectors) <= FEW_QUERIES:
+            if self._half_scan is None or self._half_scan[0] is not dense:
+                from codehunt.index.half_scan import HalfPrecisionScan, flat_vectors
+
+                stored = flat_vectors(dense)
+                self._half_scan = (dense, HalfPrecisionScan(stored) if stored is not None else None)
+            if self._half_scan[1] is not None:
+                with one_thread_for(len(vectors)):
+                    return self._half_scan[1].search(vectors, fetch)
+        return search_dense_index(dense, vectors, fetch)
 
     def _pool(
         self, query: str | Sequence[str], pairs: list[list[tuple[int, float]]], depth: int,
@@ -560,12 +579,14 @@ class Index:
     def _collapse(self, pairs: Any, depth: int, keep: Callable[[Chunk], bool] | None = None) -> list[tuple[int, float]]:
         seen: set[str] = set()
         result: list[tuple[int, float]] = []
+        chunks = self.chunks
         for position, score in pairs:
             if position < 0:
                 continue
-            if keep is not None and not keep(self.chunks[position]):
+            chunk = chunks[position]
+            if keep is not None and not keep(chunk):
                 continue
-            unit = self.chunks[position].unit
+            unit = chunk.unit_id or chunk.doc_id  # Chunk.unit, inlined: a hybrid query collapses ~600 candidates
             if unit in seen:
                 continue
             seen.add(unit)

@@ -115,12 +115,17 @@ def rank_hybrid(
     identifiers = query_identifiers(query) if config.symbol_boost else set()
     words = query_content_words(query) if config.path_boost else set()
     boosted = []
+    named: dict[str, bool] = {}  # per file path: candidates share files, and the test is the same for each
     for (position, _), score in zip(fused, scores):
         chunk = chunks[position]
         if identifiers and unit_name(chunk) in identifiers:
             score += config.symbol_boost
-        if words and names_file(words, chunk.path):
-            score += config.path_boost
+        if words:
+            path = chunk.path
+            if path not in named:
+                named[path] = names_file(words, path)
+            if named[path]:
+                score += config.path_boost
         boosted.append((position, score))
     boosted.sort(key=lambda item: -item[1])
     if not config.file_diversity:

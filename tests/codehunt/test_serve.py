@@ -517,26 +517,33 @@ def test_index_config_is_read_back_from_the_manifest(live):
 QUERIES = ["parse an ISO date", "x", "download a url and save it to a file " * 30, "def send_email(address, body)", "重试请求"]
 
 
-def test_the_fast_query_path_is_bit_identical_to_encode_at_any_thread_count(default_encoder):
+@pytest.mark.parametrize("onnx_queries", [True, False], ids=["onnx-runtime", "torch"])
+def test_the_fast_query_path_is_bit_identical_to_encode_at_any_thread_count(default_encoder, onnx_queries):
     import numpy as np
     import torch
 
-    from codehunt.index.encoder import FastQueryEncoder
+    from codehunt.index.encoder import FastQueryEncoder, SentenceTransformerEncoder
+    from codehunt.index.query_onnx import onnx_runtime_available
 
-    fast = FastQueryEncoder(default_encoder)
+    encoder = SentenceTransformerEncoder(default_encoder.config, model=default_encoder.model,
+                                         fingerprint=default_encoder.fingerprint(), onnx_queries=onnx_queries)
+    fast = FastQueryEncoder(encoder)
     previous = torch.get_num_threads()
     try:
         for threads in (1, 2):
             torch.set_num_threads(threads)
             for query in QUERIES:
-                expected = default_encoder.encode([query], "query")
+                expected = encoder.encode([query], "query")
                 got = fast.encode([query], "query")
-                assert got.dtype == np.float32 and got.shape == (1, default_encoder.dimension)
+                assert got.dtype == np.float32 and got.shape == (1, encoder.dimension)
                 assert np.array_equal(got, expected), query
                 assert torch.get_num_threads() == threads  # put back after the one-thread forward
         several = fast.encode(QUERIES[:3], "query")  # more than one text: the wrapped encoder's own path
-        assert np.array_equal(several, default_encoder.encode(QUERIES[:3], "query"))
-        assert fast._traced_pipeline() is not None  # the vectors above came from the traced transformer
+        assert np.array_equal(several, encoder.encode(QUERIES[:3], "query"))
+        if onnx_queries and onnx_runtime_available():
+            assert encoder.onnx_query_pipeline() is not None  # the vectors above came from ONNX Runtime
+        else:
+            assert encoder.onnx_query_pipeline() is None  # from torch (the trace in fp32, bf16 autocast otherwise)
     finally:
         torch.set_num_threads(previous)
 
