@@ -295,7 +295,9 @@ class FastQueryEncoder:
     def encode_query(self, text: str) -> np.ndarray:
         """One query as a unit vector, (1, dimension) float32.
 
-        In fp32 the transformer runs as a TorchScript trace that was checked to give the eager model's
+        Through ONNX Runtime where the wrapped encoder has that pipeline (:meth:`SentenceTransformerEncoder.
+        onnx_query_pipeline`, the same vector its ``encode`` gives one query); otherwise in torch. There, in fp32,
+        the transformer runs as a TorchScript trace that was checked to give the eager model's
         vector bit for bit (``index.query_trace``: ~3 ms of ~10 saved per query on this CPU)."""
         import torch
 
