@@ -26,7 +26,8 @@ from rich.table import Table
 
 from codehunt.beir import load_beir
 from codehunt.codesearch_files import CATEGORIES, checkout_source, find_git_dir, load_codesearch_files, score_queries, summarise
-from codehunt.evaluate import cache_root, open_or_build_index
+from codehunt.index.paths import cache_root
+from codehunt.evaluate import open_or_build_index
 from codehunt.index.file_ranking import rank_files
 from codehunt.index.fusion import FusionConfig, fuse
 from codehunt.index.index import Index, hit_from_chunk

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 from codehunt.codesearch_files import checkout_source, find_git_dir, load_codesearch_files, score_queries
-from codehunt.evaluate import cache_root, open_or_build_index
+from codehunt.index.paths import cache_root
+from codehunt.evaluate import open_or_build_index
 from codehunt.index.file_ranking import rank_files
 from codehunt.index.metrics import MetricReport, paired_bootstrap
 from codehunt.pipeline import search_loaded

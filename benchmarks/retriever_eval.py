@@ -28,7 +28,8 @@ from codehunt.codesearch_files import (
     load_codesearch_files,
     score_queries,
 )
-from codehunt.evaluate import cache_root, open_or_build_index, run_queries
+from codehunt.index.paths import cache_root
+from codehunt.evaluate import open_or_build_index, run_queries
 
 
 def beir_report(data_dir: Path, name: str, model: str, mode: str) -> MetricReport:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 from codehunt.index.beir import load_beir
 from codehunt.index.encoder import EncoderConfig
 from codehunt.index.errors import IncompatibleIndexError
+from codehunt.index.paths import cache_root
 from codehunt.index.index import Index, IndexConfig
 from codehunt.index.metrics import MetricReport, evaluate_run
 from codehunt.index.types import Hit
@@ -37,10 +37,6 @@ class EvalResult:
     run: dict[str, dict[str, float]]
     seconds: float
     index_path: Path
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("CODEHUNT_CACHE", Path.home() / ".cache" / "codehunt"))
 
 
 def default_index_path(corpus_path: Path, model: str) -> Path:

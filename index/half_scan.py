@@ -1,9 +1,9 @@
 """Exact top-k inner-product search over a flat index that reads half the bytes: an fp16 scan, then fp32 scores.
 
 Why: one query's exact scan over the Quickstart's 34k vectors of 384 floats reads 52 MB, more than this CPU's
-32 MB L3, so it runs at memory speed: 3.0 ms p50 on one thread, a third of a hybrid query once the query's
-forward takes 5 ms (``benchmarks/serve_latency.py``). The same scan over fp16 codes (FAISS's
-``IndexScalarQuantizer`` with ``QT_fp16``) reads 26 MB and took 1.6 ms.
+32 MB L3, so it runs at memory speed: 3.4-3.6 ms p50 on one thread, a third of a hybrid query once the query's
+forward takes 5 ms. This scan over fp16 codes (FAISS's ``IndexScalarQuantizer`` with ``QT_fp16``) reads 26 MB
+and took 1.7-1.8 ms with its fp32 re-scoring (200 CoSQA queries, k=300, each after a query's forward, by hand).
 
 It stays exact. Rounding a component to fp16 changes it by at most 2^-11 of itself (round to nearest, normal
 range), so an inner product moves by at most ``eps = 2^-11 * |q| * max|x|`` (Cauchy-Schwarz) plus the

@@ -1,9 +1,12 @@
-"""Path rules shared by every layer: which files are tests.
+"""Path rules shared by every layer: which files are tests, and where codehunt keeps its caches.
 
 One rule, used by issue localization (test files are never ranked, as in SWE-bench, whose gold
 patches do not edit tests) and by pair mining (a test's docstring describes a test, not code).
 """
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 TEST_DIRS = frozenset({"test", "tests", "testing", "unittests", "unit_tests", "spec", "specs", "__tests__"})
 """Directory names (compared lowercased) whose whole subtree is test code."""
@@ -38,3 +41,9 @@ def is_test_path(path: str) -> bool:
         return True
     stem = parts[-1].lower().rsplit(".", 1)[0]
     return stem.startswith("test_") or stem.endswith(("_test", "_tests", "_spec")) or stem in TEST_STEMS
+
+
+def cache_root() -> Path:
+    """Where codehunt keeps what it can make again (evaluation and revision indexes, shared embeddings, ONNX
+    exports): ``$CODEHUNT_CACHE``, default ``~/.cache/codehunt``."""
+    return Path(os.environ.get("CODEHUNT_CACHE", Path.home() / ".cache" / "codehunt"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from codehunt.index.errors import BadInputError
 from codehunt.index.git import git
 from codehunt.index.paths import TEST_PATH_GLOBS, is_test_path
+from codehunt.index.paths import cache_root as default_cache_root
 from codehunt.localize.config import LocalizeConfig
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ INDEX_KEY_VERSION = 2
 def cache_root(config: LocalizeConfig) -> Path:
     if config.cache_dir is not None:
         return Path(config.cache_dir)
-    return Path(os.environ.get("CODEHUNT_CACHE", Path.home() / ".cache" / "codehunt"))
+    return default_cache_root()
 
 
 def index_config_for(config: LocalizeConfig) -> Any:
