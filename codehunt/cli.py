@@ -199,16 +199,21 @@ def build_summary(build: dict) -> str:  # noqa: ANN001 - a manifest's ``build`` 
 @contextlib.contextmanager
 def build_progress_bar() -> Iterator[Callable[..., None]]:
     """One rich bar on stderr for a build, in codehunt's words: files read and units chunked, then units
-    embedded of N with an ETA, then indexing and writing. Yields the ``progress`` callback ``Index.build`` takes."""
+    embedded of N with an ETA, then indexing and writing; plain lines when stderr is not a terminal.
+    Yields the ``progress`` callback ``Index.build`` takes."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from codehunt.console import stderr_console
+    from codehunt.progress_lines import STAGE_WORDS as words
+    from codehunt.progress_lines import ProgressLines
 
-    words = {"reading": "reading files", "embedding": "embedding units", "indexing": "FAISS and BM25",
-             "writing": "writing"}
+    console = stderr_console()
+    if not console.is_terminal:  # redirected: rich would draw nothing, so write plain lines instead
+        yield ProgressLines()
+        return
     columns = (TextColumn("{task.description:<15}"), BarColumn(bar_width=24), TextColumn("{task.fields[detail]}"),
                TimeRemainingColumn())
-    with Progress(*columns, console=stderr_console(), transient=True) as bar:
+    with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(words["reading"], total=None, detail="")
         shown = ["reading"]
 

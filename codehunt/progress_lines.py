@@ -1,8 +1,9 @@
 """Build progress as plain lines, for a stderr that is not a terminal (a log file, CI, ``nohup``).
 
 Why: rich draws its bar only on a terminal; redirected, a transient bar prints nothing, and a build that
-runs for minutes looked hung in its log. Here each stage change and, at most every ``interval`` seconds,
-the counters are written as one line in codehunt's words, with an ETA while embedding.
+runs for minutes looked hung in its log. Here, once a build has run ``interval`` seconds, each stage change
+and at most one line per ``interval`` seconds give the counters in codehunt's words, with an ETA while
+embedding. A build that ends sooner prints nothing, as the transient bar does, so an error stays one line.
 """
 from __future__ import annotations
 
@@ -29,15 +30,19 @@ class ProgressLines:
     stream: TextIO = field(default_factory=lambda: sys.stderr)
     clock: Callable[[], float] = time.monotonic
     _stage: str = ""
-    _last_line: float = 0.0
+    _started: float | None = None
+    _last_line: float = float("-inf")
     _stage_started: float = 0.0
     _embedded_at_start: int = 0
 
     def __call__(self, state) -> None:  # noqa: ANN001 - a BuildProgress
         now = self.clock()
-        if state.stage != self._stage:
+        if self._started is None:
+            self._started = now
+        new_stage = state.stage != self._stage
+        if new_stage:
             self._stage, self._stage_started, self._embedded_at_start = state.stage, now, state.units_embedded
-        elif now - self._last_line < self.interval:
+        if now - self._started < self.interval or (not new_stage and now - self._last_line < self.interval):
             return
         self._last_line = now
         print(f"codehunt: {STAGE_WORDS.get(state.stage, state.stage)}: {self.detail(state, now)}".rstrip(": "),
