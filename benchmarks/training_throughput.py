@@ -1,16 +1,19 @@
-"""Retriever training throughput: the current trainer (one padded pass per batch) vs length-grouped sub-batches.
+"""Retriever training throughput: the trainer before (one padded pass per batch, gradients through every text)
+vs now (length-grouped sub-batches; mined negatives embedded without gradients).
 
     flock /tmp/codehunt-heavy.lock python benchmarks/training_throughput.py --data triples.jsonl [--steps 10]
 
 ``--data`` is a mined triples file (``codehunt mine negatives``; the retriever recipe's
 ``benchmarks/retriever_recipe.py`` writes one from the standard library + CoNaLa). For each variant —
 in-batch negatives only, + momentum queue, + queue and mined hard negatives — it trains the same
-number of steps from the same seed on the same rows twice: ``--sub-batch 0`` (every text of a batch
-padded to the batch's longest, the trainer before this change) and ``--sub-batch 8`` (texts grouped
-by length, 8 per forward pass). Each run is its own process (clean peak RSS). It prints pairs/s
+number of steps from the same seed on the same rows twice: ``--sub-batch 0 --negative-grad`` (every
+text of a batch padded to the batch's longest and every negative backpropagated, the trainer before)
+and ``--sub-batch 8`` (texts grouped by length, 8 per forward pass; negatives without gradients). A last
+row trains the new trainer with ``--negative-grad`` to separate the two changes. Each run is its own process (clean peak RSS). It prints pairs/s
 (training steps only, queue warm-up excluded), the speed-up, peak RSS, and the loss of every step of
-both runs side by side: the two runs compute the same loss on the same batches, so their curves must
-agree up to dropout noise (a speed-up that changed what is learned would not count).
+both runs side by side. Sub-batching computes the same loss on the same batches, so those curves must
+agree up to dropout noise; dropping the negatives' gradient changes the updates, so whether it changes
+what is learned is measured on the dev sets by ``benchmarks/retriever_recipe.py``.
 """
 from __future__ import annotations
 
@@ -26,8 +29,15 @@ VARIANTS = {
     "in-batch": {"queue_size": 0, "hard_negatives": 0},
     "+ queue": {"queue_size": 1024, "hard_negatives": 0},
     "+ queue + hard negatives (3)": {"queue_size": 1024, "hard_negatives": 3},
+    "+ queue + hard negatives (3), gradient into negatives": {"queue_size": 1024, "hard_negatives": 3, "negative_grad": True},
 }
-SUB_BATCHES = {"current (one padded pass)": 0, "new (sub-batches of 8 by length)": 8}
+HARD = "+ queue + hard negatives (3)"
+TRAINERS = {
+    "before (one padded pass, gradient into negatives)": {"sub_batch": 0, "negative_grad": True},
+    "now (sub-batches of 8 by length, negatives without gradient)": {"sub_batch": 8, "negative_grad": False},
+}
+ONLY_NOW = {"+ queue + hard negatives (3), gradient into negatives"}
+"""Variants whose "before" run would repeat another row's: trained with the new trainer only (its own setting wins)."""
 
 
 def one_run(settings: dict) -> dict:
@@ -57,10 +67,12 @@ def main() -> None:
     figures: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="codehunt-throughput-") as work:
         for variant, extra in VARIANTS.items():
-            for label, sub_batch in SUB_BATCHES.items():
-                settings = {"data": str(args.data), "output_dir": str(Path(work) / f"{len(figures)}-{sub_batch}"),
+            for label, trainer in TRAINERS.items():
+                if variant in ONLY_NOW and label == next(iter(TRAINERS)):
+                    continue
+                settings = {"data": str(args.data), "output_dir": str(Path(work) / f"{len(figures)}-{trainer['sub_batch']}"),
                             "steps": args.steps, "batch_size": args.batch_size, "max_seq_length": args.max_seq_length,
-                            "sub_batch": sub_batch, "log_every": 1, "checkpoint_every": 10**9, "seed": 42, **extra}
+                            "log_every": 1, "checkpoint_every": 10**9, "seed": 42, **trainer, **extra}
                 print(f"{variant}, {label} ...", file=sys.stderr)
                 done = subprocess.run([sys.executable, __file__, "--one", json.dumps(settings)], check=True,
                                       capture_output=True, text=True)
@@ -73,22 +85,25 @@ def main() -> None:
           f"{args.steps} steps, seed 42, {os.cpu_count()} CPUs)\n")
     print("| variant | trainer | pairs/s | speed-up | peak RSS MB | bf16 |")
     print("|---|---|---:|---:|---:|---|")
+    before, now = TRAINERS
     for variant, runs in figures.items():
-        base = runs[next(iter(SUB_BATCHES))]["pairs_per_second"]
+        base = runs.get(before, figures[HARD][before])["pairs_per_second"]
         for label, run in runs.items():
             print(f"| {variant} | {label} | {run['pairs_per_second']:.1f} | {run['pairs_per_second'] / base:.2f}x | "
                   f"{run['peak_rss_mb']:.0f} | {run['bf16']} |")
-    inbatch = figures["in-batch"][list(SUB_BATCHES)[1]]["pairs_per_second"]
-    hard = figures["+ queue + hard negatives (3)"][list(SUB_BATCHES)[1]]["pairs_per_second"]
-    print(f"\nper-pair cost of + hard negatives vs in-batch (new trainer): {inbatch / hard:.2f}x")
-    print("\n### Loss per step, current / new (same seed, same batches)\n")
+    inbatch = figures["in-batch"][now]["pairs_per_second"]
+    for variant in (HARD, *ONLY_NOW):
+        print(f"\nper-pair cost of {variant} vs in-batch (new trainer): {inbatch / figures[variant][now]['pairs_per_second']:.2f}x")
+    print("\n### Loss per step (same seed, same batches): before / now; the last column is the new trainer with the\n"
+          "gradient into negatives, against the same variant without it\n")
     print("| step | " + " | ".join(VARIANTS) + " |")
     print("|---:|" + "---|" * len(VARIANTS))
     for step in range(args.steps):
         cells = []
         for variant in VARIANTS:
-            old, new = (figures[variant][label]["losses"] for label in SUB_BATCHES)
-            cells.append(f"{old[step]:.4f} / {new[step]:.4f}")
+            runs = figures[variant]
+            old = runs[before]["losses"] if before in runs else figures[HARD][now]["losses"]
+            cells.append(f"{old[step]:.4f} / {runs[now]['losses'][step]:.4f}")
         print(f"| {step + 1} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

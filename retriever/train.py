@@ -120,6 +120,27 @@ class TrainingRun:
         self.queues["code"].enqueue(gather(code_keys.contiguous()), docs, gather(self.text_ids(batch.codes)))
         self.queues["query"].enqueue(gather(query_keys.contiguous()), docs, gather(self.text_ids(batch.queries)))
 
+    def documents(self, batch: TrainingBatch) -> tuple["torch.Tensor", "torch.Tensor"]:
+        """The batch's code (batch, dim) and mined negatives (negatives, dim), by the model being trained.
+
+        Without ``negative_grad`` the negatives go through the same model in the same mode (dropout included)
+        but without autograd state: their forward values, so the loss, are what the slow path computes, and the
+        queries get the same gradient from them; only the gradient into the negatives' own encoding is dropped.
+        A forward without autograd costs about a third of a forward and backward, which is what lets
+        + hard negatives train near the per-pair cost of in-batch training (the stop-gradient on negatives of
+        momentum contrast, MoCo, He et al. 2020, without its second encoder;
+        ``benchmarks/training_throughput.py`` and ``benchmarks/retriever_recipe.py`` measure both paths)."""
+        import torch
+
+        c, prompt = self.config, self.prompts["document"]
+        if c.negative_grad or not batch.negatives:
+            documents = embed(self.model, batch.codes + batch.negatives, prompt, self.forward, c.sub_batch)
+            return documents[: len(batch)], documents[len(batch):]
+        codes = embed(self.model, batch.codes, prompt, self.forward, c.sub_batch)
+        with torch.no_grad():
+            negatives = embed(self.model, batch.negatives, prompt, self.forward, c.sub_batch)
+        return codes, negatives
+
     def micro_step(self, batch: TrainingBatch, sync: bool) -> dict[str, float]:
         from codehunt.retriever.loss import BatchIds
 
@@ -131,11 +152,11 @@ class TrainingRun:
         with context:
             with self.autocast():
                 queries = embed(self.model, batch.queries, self.prompts["query"], self.forward, c.sub_batch)  # (batch, dim)
-                documents = embed(self.model, batch.codes + batch.negatives, self.prompts["document"], self.forward, c.sub_batch)
+                codes, negatives = self.documents(batch)
             ids = BatchIds(self.ids(batch.code_doc_ids), self.text_ids(batch.codes), self.text_ids(batch.queries),
                            self.ids(batch.negative_doc_ids), self.text_ids(batch.negatives))
             loss, stats = self.objective(
-                queries, documents[: len(batch)], documents[len(batch):], ids,
+                queries, codes, negatives, ids,
                 code_queue=self.queues["code"].entries() if self.queues else None,
                 query_queue=self.queues["query"].entries() if self.queues else None,
                 code_keys=code_keys if c.intra_modal else None, generator=self.mochi_generator)

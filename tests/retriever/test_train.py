@@ -168,3 +168,22 @@ def test_retriever_imports_stay_in_its_layer() -> None:
     light = subprocess.run([sys.executable, "-c", "import sys, codehunt.retriever, codehunt.retriever.config; print('torch' in sys.modules)"],
                            cwd=REPO, capture_output=True, text=True, check=True)
     assert light.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("negative_grad", [False, True])
+def test_mined_negatives_without_gradient_keep_their_values(triples_file: Path, make_config, tmp_path: Path,
+                                                            negative_grad: bool) -> None:
+    """Without --negative-grad the negatives are the same vectors (eval mode: no dropout) but carry no autograd
+    graph; the codes always do. With it, the negatives backpropagate too (the slow path)."""
+    run = TrainingRun(make_config(triples_file, tmp_path / "m", queue_size=0, hard_negatives=2, negative_grad=negative_grad))
+    run.model.eval()
+    batch = run.data.batch(run.order.rows(0, 0))
+    assert len(batch.negatives) == 2 * len(batch)
+    codes, negatives = run.documents(batch)
+    assert codes.requires_grad and negatives.requires_grad == negative_grad
+    from codehunt.retriever.model import embed
+
+    with torch.no_grad():
+        reference = embed(run.model, batch.codes + batch.negatives, run.prompts["document"], sub_batch=run.config.sub_batch)
+    torch.testing.assert_close(codes.detach(), reference[: len(batch)], atol=1e-5, rtol=0)
+    torch.testing.assert_close(negatives.detach(), reference[len(batch):], atol=1e-5, rtol=0)
