@@ -1,19 +1,18 @@
-"""Retriever training throughput: the trainer before (one padded pass per batch, gradients through every text)
-vs now (length-grouped sub-batches; mined negatives embedded without gradients).
+"""Retriever training throughput: the trainer before (one padded pass per batch) vs length-grouped sub-batches.
 
     flock /tmp/codehunt-heavy.lock python benchmarks/training_throughput.py --data triples.jsonl [--steps 10]
 
 ``--data`` is a mined triples file (``codehunt mine negatives``; the retriever recipe's
 ``benchmarks/retriever_recipe.py`` writes one from the standard library + CoNaLa). For each variant —
 in-batch negatives only, + momentum queue, + queue and mined hard negatives — it trains the same
-number of steps from the same seed on the same rows twice: ``--sub-batch 0 --negative-grad`` (every
-text of a batch padded to the batch's longest and every negative backpropagated, the trainer before)
-and ``--sub-batch 8`` (texts grouped by length, 8 per forward pass; negatives without gradients). A last
-row trains the new trainer with ``--negative-grad`` to separate the two changes. Each run is its own process (clean peak RSS). It prints pairs/s
+number of steps from the same seed on the same rows twice: ``--sub-batch 0`` (every text of a batch
+padded to the batch's longest, the trainer before) and ``--sub-batch 8`` (texts grouped by length, 8 per
+forward pass). A last row trains the new trainer with ``--no-negative-grad`` (negatives embedded without
+gradients), which is faster but learns differently. Each run is its own process (clean peak RSS). It prints pairs/s
 (training steps only, queue warm-up excluded), the speed-up, peak RSS, and the loss of every step of
 both runs side by side. Sub-batching computes the same loss on the same batches, so those curves must
-agree up to dropout noise; dropping the negatives' gradient changes the updates, so whether it changes
-what is learned is measured on the dev sets by ``benchmarks/retriever_recipe.py``.
+agree up to dropout noise; dropping the negatives' gradient changes the updates, and what that does to
+the dev sets is measured by ``benchmarks/retriever_recipe.py``.
 """
 from __future__ import annotations
 
@@ -29,14 +28,14 @@ VARIANTS = {
     "in-batch": {"queue_size": 0, "hard_negatives": 0},
     "+ queue": {"queue_size": 1024, "hard_negatives": 0},
     "+ queue + hard negatives (3)": {"queue_size": 1024, "hard_negatives": 3},
-    "+ queue + hard negatives (3), gradient into negatives": {"queue_size": 1024, "hard_negatives": 3, "negative_grad": True},
+    "+ queue + hard negatives (3), negatives without gradient": {"queue_size": 1024, "hard_negatives": 3, "negative_grad": False},
 }
 HARD = "+ queue + hard negatives (3)"
 TRAINERS = {
-    "before (one padded pass, gradient into negatives)": {"sub_batch": 0, "negative_grad": True},
-    "now (sub-batches of 8 by length, negatives without gradient)": {"sub_batch": 8, "negative_grad": False},
+    "before (one padded pass)": {"sub_batch": 0},
+    "now (sub-batches of 8 by length)": {"sub_batch": 8},
 }
-ONLY_NOW = {"+ queue + hard negatives (3), gradient into negatives"}
+ONLY_NOW = {"+ queue + hard negatives (3), negatives without gradient"}
 """Variants whose "before" run would repeat another row's: trained with the new trainer only (its own setting wins)."""
 
 
@@ -94,8 +93,8 @@ def main() -> None:
     inbatch = figures["in-batch"][now]["pairs_per_second"]
     for variant in (HARD, *ONLY_NOW):
         print(f"\nper-pair cost of {variant} vs in-batch (new trainer): {inbatch / figures[variant][now]['pairs_per_second']:.2f}x")
-    print("\n### Loss per step (same seed, same batches): before / now; the last column is the new trainer with the\n"
-          "gradient into negatives, against the same variant without it\n")
+    print("\n### Loss per step (same seed, same batches): before / now; the last column is the hard-negative\n"
+          "variant's new trainer with the negatives' gradient / without it\n")
     print("| step | " + " | ".join(VARIANTS) + " |")
     print("|---:|" + "---|" * len(VARIANTS))
     for step in range(args.steps):

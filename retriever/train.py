@@ -123,13 +123,13 @@ class TrainingRun:
     def documents(self, batch: TrainingBatch) -> tuple["torch.Tensor", "torch.Tensor"]:
         """The batch's code (batch, dim) and mined negatives (negatives, dim), by the model being trained.
 
-        Without ``negative_grad`` the negatives go through the same model in the same mode (dropout included)
-        but without autograd state: their forward values, so the loss, are what the slow path computes, and the
-        queries get the same gradient from them; only the gradient into the negatives' own encoding is dropped.
-        A forward without autograd costs about a third of a forward and backward, which is what lets
-        + hard negatives train near the per-pair cost of in-batch training (the stop-gradient on negatives of
-        momentum contrast, MoCo, He et al. 2020, without its second encoder;
-        ``benchmarks/training_throughput.py`` and ``benchmarks/retriever_recipe.py`` measure both paths)."""
+        With ``negative_grad`` off the negatives go through the same model in the same mode (dropout included)
+        but without autograd state: their forward values, so the loss, are what the default path computes, and
+        the queries get the same gradient from them; only the gradient into the negatives' own encoding is
+        dropped (the stop-gradient on negatives of momentum contrast, MoCo, He et al. 2020, without its second
+        encoder). It trains 1.5x faster with 3 negatives, but in the recipe's run it learned measurably worse
+        (csn_ruby dev -0.029 nDCG@10 [-0.035, -0.022] against the default, cosqa -0.004 [-0.014, +0.007];
+        ``benchmarks/retriever_recipe.py``), so the gradient stays on by default."""
         import torch
 
         c, prompt = self.config, self.prompts["document"]
