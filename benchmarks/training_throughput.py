@@ -17,6 +17,7 @@ the dev sets is measured by ``benchmarks/retriever_recipe.py``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -64,17 +65,19 @@ def main() -> None:
     if args.data is None or not args.data.is_file():
         parser.error(f"--data {args.data}: pass a triples.jsonl made by `codehunt mine negatives`")
     figures: dict[str, dict[str, dict]] = {}
+    run_number = itertools.count()
     with tempfile.TemporaryDirectory(prefix="codehunt-throughput-") as work:
         for variant, extra in VARIANTS.items():
             for label, trainer in TRAINERS.items():
                 if variant in ONLY_NOW and label == next(iter(TRAINERS)):
                     continue
-                settings = {"data": str(args.data), "output_dir": str(Path(work) / f"{len(figures)}-{trainer['sub_batch']}"),
+                settings = {"data": str(args.data), "output_dir": str(Path(work) / f"run-{next(run_number)}"),
                             "steps": args.steps, "batch_size": args.batch_size, "max_seq_length": args.max_seq_length,
                             "log_every": 1, "checkpoint_every": 10**9, "seed": 42, **trainer, **extra}
                 print(f"{variant}, {label} ...", file=sys.stderr)
-                done = subprocess.run([sys.executable, __file__, "--one", json.dumps(settings)], check=True,
-                                      capture_output=True, text=True)
+                done = subprocess.run([sys.executable, __file__, "--one", json.dumps(settings)], capture_output=True, text=True)
+                if done.returncode != 0:
+                    sys.exit(f"{variant}, {label} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
                 summary = json.loads(done.stdout.strip().splitlines()[-1])
                 figures.setdefault(variant, {})[label] = {
                     "pairs_per_second": summary["pairs_per_second"], "peak_rss_mb": summary["peak_rss_mb"],
