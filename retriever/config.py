@@ -48,7 +48,7 @@ class RetrieverTrainConfig(SavedTrainConfig):
     augment_rate: float = field(default=0.15, metadata={"help": "fraction of tokens / statements an augmentation operator changes"})
     intra_modal: bool = field(default=False, metadata={"help": "add the code->augmented-code term (CoCoSoDa intra-modal loss)"})
     hard_negatives: int = field(default=7, metadata={"help": "at most this many mined negatives per triple (0: none)"})
-    negative_grad: bool = field(default=True, metadata={"help": "backpropagate through the mined negatives' code too (off: they are embedded by the same model without gradients, 1.5x faster with 3 negatives but it learned worse: csn_ruby dev -0.029 nDCG@10, benchmarks/retriever_recipe.py)"})
+    negative_grad: bool = field(default=True, metadata={"help": "backpropagate through the mined negatives' code too (off: they are embedded by the same model without gradients, 1.4-1.5x faster with 3 negatives but it learned worse: csn_ruby dev -0.029 nDCG@10, benchmarks/retriever_recipe.py)"})
     query_prompt: str | None = field(default=None, metadata={"help": "prompt prepended to queries (None: the base model's)"})
     document_prompt: str | None = field(default=None, metadata={"help": "prompt prepended to code (None: the base model's)"})
     epochs: int = field(default=1, metadata={"help": "passes over the data (ignored when steps is set)"})

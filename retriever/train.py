@@ -127,7 +127,7 @@ class TrainingRun:
         but without autograd state: their forward values, so the loss, are what the default path computes, and
         the queries get the same gradient from them; only the gradient into the negatives' own encoding is
         dropped (the stop-gradient on negatives of momentum contrast, MoCo, He et al. 2020, without its second
-        encoder). It trains 1.5x faster with 3 negatives, but in the recipe's run it learned measurably worse
+        encoder). It trains 1.4-1.5x faster with 3 negatives, but in the recipe's run it learned measurably worse
         (csn_ruby dev -0.029 nDCG@10 [-0.035, -0.022] against the default, cosqa -0.004 [-0.014, +0.007];
         ``benchmarks/retriever_recipe.py``), so the gradient stays on by default."""
         import torch
