@@ -87,7 +87,8 @@ def test_slices_are_flushed_as_they_are_embedded_shortest_first(tmp_path: Path, 
     vectors = cached.encode(texts, "document", progress=lambda done, total: progress.append((done, total)))
     assert resumed.seen == list(reversed(texts))[3:]  # the 3 shortest were stored before the kill
     assert progress == [(0, 4), (3, 4), (4, 4)]
-    np.testing.assert_allclose(vectors, default_encoder.encode(texts, "document"), atol=1e-5, rtol=0)
+    # bf16 on AMX rounds differently for different batch shapes (up to 6e-4 seen): the tolerance follows the precision
+    np.testing.assert_allclose(vectors, default_encoder.encode(texts, "document"), atol=2e-3 if default_encoder.use_bf16() else 1e-5, rtol=0)
 
 
 def test_carry_links_shards_or_compacts_a_mostly_dead_store(tmp_path: Path) -> None:

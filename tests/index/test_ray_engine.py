@@ -128,7 +128,8 @@ def test_embed_texts_matches_the_local_encoder(ray_cluster, default_encoder):
     vectors = embed_texts(texts, "query", ray_config=RayConfig(workers=2, batch_size=32))
     expected = default_encoder.encode(texts, "query")
     assert vectors.shape == expected.shape
-    np.testing.assert_allclose(vectors, expected, atol=1e-4)  # same order: a shuffle would fail by far more
+    # same order: a shuffle would fail by far more; bf16 on AMX rounds differently per batch shape (up to 6e-4 seen)
+    np.testing.assert_allclose(vectors, expected, atol=2e-3 if default_encoder.use_bf16() else 1e-4)
 
 
 def test_ray_encoder_is_an_encoder_for_the_miners(ray_cluster, default_encoder, tmp_path):
@@ -141,7 +142,7 @@ def test_ray_encoder_is_an_encoder_for_the_miners(ray_cluster, default_encoder, 
         assert store_namespace(encoder) == store_namespace(default_encoder)
         texts = [f"read the file number {i}" for i in range(40)]
         for kind in ("query", "document"):
-            np.testing.assert_allclose(encoder.encode(texts, kind), default_encoder.encode(texts, kind), atol=1e-4)
+            np.testing.assert_allclose(encoder.encode(texts, kind), default_encoder.encode(texts, kind), atol=2e-3 if default_encoder.use_bf16() else 1e-4)
         assert encoder.encode([], "query").shape == (0, default_encoder.dimension)
 
 
