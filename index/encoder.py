@@ -82,7 +82,7 @@ class EncoderConfig:
     """How texts are embedded."""
 
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "model dir, hub name, or 'default'"})
-    batch_size: int = field(default=64, metadata={"help": "texts per forward pass (32 ran 1.07-1.15x faster in bf16 on CPU: benchmarks/build_speed.py --batch-size 64 32 16)"})
+    batch_size: int = field(default=32, metadata={"help": "texts per forward pass (32 ran 1.07-1.15x faster than 64 in bf16 on CPU: benchmarks/build_speed.py --batch-size 64 32 16)"})
     max_length: int | None = field(default=None, metadata={"help": "token window (None: the model's)"})
     precision: str = field(
         default="auto", metadata={"help": "fp32 | bf16 | auto (bf16 on CPUs with fast bf16, fp32 otherwise)"}

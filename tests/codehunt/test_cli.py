@@ -324,3 +324,13 @@ def test_the_cli_quiets_the_libraries_at_start_up():
         "print(transformers.utils.logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled())\n"
     )
     assert _run_python(code) == "False False"
+
+
+def test_index_build_batch_size_defaults_to_the_encoder_config():
+    """The CLI passes no batch of its own unless asked, and its help names the encoder's default: a CLI build and an
+    ``Index.build`` with default settings embed in the same batches (a sharded build once disagreed)."""
+    from codehunt.index.encoder import EncoderConfig
+
+    result = runner.invoke(app, ["index", "build", "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    assert f"(default {EncoderConfig().batch_size}," in " ".join(result.output.split())
