@@ -58,7 +58,8 @@ class PairsConfig:
     )
     query_style: str = field(
         default="as-is",
-        metadata={"help": "as-is | web: rewrite queries as search-box queries ('python get number of items in queue'), for CoSQA-like users"},
+        metadata={"help": "as-is | web: rewrite queries as search-box queries ('python get number of items in queue'), for CoSQA-like users | "
+                          "identifier: the query from the function's name ('python get optional release') | mixed: half each"},
     )
     query_language: str = field(
         default="",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from codehunt.index.errors import BadInputError
 from codehunt.mining.config import PAIR_KINDS, PairsConfig, config_to_json
-from codehunt.mining.query_style import query_language, web_style_query
+from codehunt.mining.query_style import query_language, styled_query
 from codehunt.mining.records import PAIR_FIELDS, Pair, make_positive_id, normalize_whitespace, read_pairs, text_key
 
 __all__ = [
@@ -122,8 +122,8 @@ def mine_pairs(config: PairsConfig, show_progress: bool = False) -> MinePairsRes
     if exclusions is not None:
         pairs = drop_excluded(pairs, exclusions, dropped)
     kept = _limit(dedupe_pairs(pairs, dropped) if config.dedupe else pairs, config.limit)
-    if config.query_style == "web":
-        kept = web_style_pairs(kept, config.query_language)
+    if config.query_style != "as-is":
+        kept = styled_pairs(kept, config.query_style, config.query_language)
     count = write_jsonl_atomic(Path(config.output), (pair.to_json() for pair in kept))
     log.info("wrote %d %s pairs to %s (dropped: %s)", count, kind, config.output, dict(dropped))
     return MinePairsResult(Path(config.output), kind, count, dict(sorted(dropped.items())))
@@ -140,12 +140,13 @@ def drop_excluded(pairs: Iterable[Pair], exclusions: "Exclusions", dropped: Coun
         yield pair
 
 
-def web_style_pairs(pairs: Iterable[Pair], language: str = "") -> Iterator[Pair]:
-    """Each query rewritten as a search-box query (``mining.query_style``) naming ``language``, else
-    the pair's own language (its file's extension), else python; the positive's id picks the form."""
+def styled_pairs(pairs: Iterable[Pair], query_style: str, language: str = "") -> Iterator[Pair]:
+    """Each query rewritten in ``query_style`` (``mining.query_style``: web, identifier or mixed) naming
+    ``language``, else the pair's own language (its file's extension), else python; the positive's id
+    picks the form."""
     for pair in pairs:
         named = language or query_language(path=pair.path)
-        yield replace(pair, query=web_style_query(pair.query, pair.positive_id, language=named))
+        yield replace(pair, query=styled_query(pair.query, pair.qualname, pair.positive_id, query_style, language=named))
 
 
 def _limit(pairs: Iterable[Pair], limit: int | None) -> Iterator[Pair]:

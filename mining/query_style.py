@@ -17,6 +17,14 @@ sentences — worse, when the positive keeps its docstring, to copy-match the qu
   The language is the pair's own (``ruby get number of items`` for a Ruby pair; see
   :func:`query_language`), else ``WebQueryStyle.language``.
 
+The ``identifier`` style builds the query from the positive's name instead of its docstring, as
+searchers who know roughly what a function is called type it: ``_Feature.getOptionalRelease`` ->
+``python get optional release``, ``Queue.put`` -> ``queue put in python`` (the class's words come in
+only when the name alone has fewer than two). A pair whose name says too little (``run``, a dunder)
+keeps the web-style rewrite of its docstring. ``mixed`` takes the identifier query for
+``WebQueryStyle.identifier_share`` of the pairs (chosen by the pair's id) and the web style for the rest,
+so one file teaches both ways of asking.
+
 It is query augmentation by rule, in the spirit of the synthetic-query step of code retrievers
 trained without labelled search logs; the rewritten pair keeps its provenance.
 """
@@ -29,7 +37,7 @@ from dataclasses import dataclass
 from codehunt.index.chunking.languages import language_for_path
 from codehunt.index.errors import ConfigError
 
-QUERY_STYLES = ("as-is", "web")
+QUERY_STYLES = ("as-is", "web", "identifier", "mixed")
 
 _MARKUP = re.compile(r"[`'\"“”‘’\[\]{}()<>*_#|]")
 _SENTENCE_END = re.compile(r"(?<=[A-Za-z0-9)\]`'\"])[.!?;:](?:\s|$)")
@@ -51,6 +59,8 @@ class WebQueryStyle:
     prefix_share: float = 0.45
     suffix_share: float = 0.15
     in_language_share: float = 0.2
+    identifier_share: float = 0.5
+    """``mixed``: the share of pairs whose query comes from the positive's name."""
 
     def __post_init__(self) -> None:
         if not self.language.strip() or len(self.language.split()) != 1:
@@ -60,6 +70,8 @@ class WebQueryStyle:
         shares = (self.prefix_share, self.suffix_share, self.in_language_share)
         if any(not 0.0 <= share <= 1.0 for share in shares) or sum(shares) > 1.0 + 1e-9:
             raise ConfigError(f"the language-naming shares must lie in [0, 1] and sum to at most 1, got {shares}")
+        if not 0.0 <= self.identifier_share <= 1.0:
+            raise ConfigError(f"identifier_share must lie in [0, 1], got {self.identifier_share}")
 
 
 SEARCHER_NAMES = {"cpp": "c++", "tsx": "typescript"}
@@ -119,8 +131,48 @@ def web_style_query(query: str, key: str, style: WebQueryStyle = WebQueryStyle()
     words = [word for word in words if word != language][: style.max_words]
     if len(words) < 2:
         return query
-    core = " ".join(words)
-    draw = _choice(key)
+    return _name_language(" ".join(words), language, _choice(key), style)
+
+
+_CAMEL_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def identifier_words(name: str) -> list[str]:
+    """``getOptionalRelease`` -> get optional release, ``_read_HTTP_header2`` -> read http header 2."""
+    return [part.lower() for piece in name.split("_") for part in _CAMEL_PARTS.findall(piece)]
+
+
+def identifier_query(qualname: str, key: str, style: WebQueryStyle = WebQueryStyle(), language: str = "") -> str | None:
+    """A search-box query made of ``qualname``'s words (its last part; the class's words before them when the
+    last part alone has fewer than two), naming the language as :func:`web_style_query` does; ``None`` for a
+    dunder or a name that gives fewer than two words."""
+    parts = [part for part in qualname.replace("::", ".").split(".") if part]
+    if not parts or (parts[-1].startswith("__") and parts[-1].endswith("__")):
+        return None
+    words = identifier_words(parts[-1])
+    if len(words) < 2 and len(parts) > 1:
+        words = identifier_words(parts[-2]) + words
+    language = (language or style.language).lower()
+    words = [word for word in words if word != language][: style.max_words]
+    if len(words) < 2:
+        return None
+    return _name_language(" ".join(words), language, _choice(key), style)
+
+
+def styled_query(query: str, qualname: str, key: str, query_style: str, style: WebQueryStyle = WebQueryStyle(),
+                 language: str = "") -> str:
+    """``query`` in ``query_style`` (one of :data:`QUERY_STYLES`) for a positive named ``qualname``, id ``key``."""
+    if query_style == "as-is":
+        return query
+    if query_style == "identifier" or (query_style == "mixed" and _choice(key + "#style") < style.identifier_share):
+        named = identifier_query(qualname, key, style, language)
+        if named is not None:
+            return named
+    return web_style_query(query, key, style, language)
+
+
+def _name_language(core: str, language: str, draw: float, style: WebQueryStyle) -> str:
+    """``core`` with the language named one of the four ways searchers do, picked by ``draw`` in [0, 1)."""
     if draw < style.prefix_share:
         return f"{language} {core}"
     draw -= style.prefix_share

@@ -1,11 +1,21 @@
-"""The web query style: each rule on real docstring summaries, determinism, and the fallback."""
+"""The web and identifier query styles: each rule on real docstring summaries and names, determinism, the fallbacks."""
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
 
-from codehunt.mining.query_style import WebQueryStyle, base_form, first_sentence, query_language, web_style_query
+from codehunt.index.errors import ConfigError
+from codehunt.mining.query_style import (
+    WebQueryStyle,
+    base_form,
+    first_sentence,
+    identifier_query,
+    identifier_words,
+    query_language,
+    styled_query,
+    web_style_query,
+)
 
 NO_LANGUAGE_CHOICE = WebQueryStyle(prefix_share=1.0, suffix_share=0.0, in_language_share=0.0)
 
@@ -98,3 +108,55 @@ def test_a_ruby_pair_names_ruby_not_python(tmp_path) -> None:
     forced = tmp_path / "forced.jsonl"
     mine_pairs(PairsConfig(source=source, output=forced, query_style="web", query_language="python"))
     assert all("python" in pair.query.split() and "ruby" not in pair.query.split() for pair in read_pairs(forced))
+
+
+@pytest.mark.parametrize("name, words", [
+    ("getOptionalRelease", ["get", "optional", "release"]),
+    ("_read_HTTP_header2", ["read", "http", "header", "2"]),
+    ("parse_iso_date", ["parse", "iso", "date"]),
+    ("XMLParser", ["xml", "parser"]),
+])
+def test_identifier_words_split_snake_and_camel_case(name: str, words: list[str]) -> None:
+    assert identifier_words(name) == words
+
+
+def test_identifier_queries_come_from_the_name_and_fall_back_where_it_says_too_little() -> None:
+    forms = {identifier_query("_Feature.getOptionalRelease", f"k{n}") for n in range(40)}
+    assert {form.replace("python", "").replace("how to", "").replace(" in ", " ").split() == ["get", "optional", "release"]
+            for form in forms} == {True}
+    assert all("python" in form.split() for form in forms)
+    assert len(forms) == 4  # the language is named the four ways web queries name it
+    assert "queue put" in identifier_query("Queue.put", "k")  # one word: the class's words come first
+    assert identifier_query("Queue.__len__", "k") is None and identifier_query("run", "k") is None
+    assert identifier_query("Queue.length", "k", language="ruby").split().count("ruby") == 1
+
+
+def test_styled_query_mixes_identifier_and_web_queries_by_the_pair_id() -> None:
+    docstring, name = "Returns the number of items waiting in the queue.", "Queue.count_waiting_items"
+    assert styled_query(docstring, name, "k", "as-is") == docstring
+    assert "count waiting items" in styled_query(docstring, name, "k", "identifier")
+    assert styled_query(docstring, "Queue.__len__", "k", "identifier") == web_style_query(docstring, "k")
+    mixed = [styled_query(docstring, name, f"k{n}", "mixed") for n in range(200)]
+    from_name = sum("count waiting items" in query for query in mixed)
+    assert 70 <= from_name <= 130  # identifier_share 0.5 of 200, drawn by the pair id
+    assert all(("count waiting items" in query) != ("number of items waiting" in query) for query in mixed)
+    assert mixed == [styled_query(docstring, name, f"k{n}", "mixed") for n in range(200)]  # the same on a re-run
+    with pytest.raises(ConfigError):
+        WebQueryStyle(identifier_share=1.5)
+
+
+def test_mine_pairs_with_identifier_queries(tmp_path) -> None:
+    """``mine pairs --query-style identifier`` asks by the function's name, not by its docstring."""
+    from codehunt.mining.pairs import PairsConfig, mine_pairs, read_pairs
+
+    source = tmp_path / "lib"
+    source.mkdir()
+    (source / "dates.py").write_text(
+        "def parse_iso_date(text):\n    \"\"\"Turn an ISO 8601 string into a datetime.\"\"\"\n"
+        "    from datetime import datetime\n    value = datetime.fromisoformat(text)\n    return value\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "pairs.jsonl"
+    mine_pairs(PairsConfig(source=source, output=out, query_style="identifier"))
+    (pair,) = read_pairs(out)
+    assert "parse iso date" in pair.query and "python" in pair.query.split() and "datetime" not in pair.query
