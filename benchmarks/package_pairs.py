@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -56,6 +57,7 @@ def ruby_sources(work: Path, packages: "list[str] | tuple[str, ...]") -> dict[st
     """Each Debian package unpacked under ``work/ruby/<package>`` (downloaded once into ``work/debs``)."""
     debs, unpacked = work / "debs", work / "ruby"
     debs.mkdir(parents=True, exist_ok=True)
+    unpacked.mkdir(parents=True, exist_ok=True)
     sources = {}
     for package in packages:
         target = unpacked / package
@@ -67,6 +69,7 @@ def ruby_sources(work: Path, packages: "list[str] | tuple[str, ...]") -> dict[st
                           file=sys.stderr)
                     continue
             staging = target.with_name(target.name + ".partial")
+            shutil.rmtree(staging, ignore_errors=True)  # left by a killed run
             subprocess.run(["dpkg-deb", "-x", str(next(debs.glob(f"{package}_*.deb"))), str(staging)], check=True)
             staging.rename(target)  # a half-unpacked package is never taken for a whole one
         sources[package] = target
