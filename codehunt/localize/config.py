@@ -64,6 +64,10 @@ class LocalizeConfig:
         metadata={"help": "boost for the best candidates and their callers and callees (a name-based call graph; 0: off)"},
     )
     structure_top: int = field(default=10, metadata={"help": "best candidates whose callers and callees get the structure boost"})
+    constructor_weight: float = field(
+        default=0.0,
+        metadata={"help": "boost for the __init__ of a class whose methods are among the best candidates (0: off)"},
+    )
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
     rerank_depth: int = field(
         default=10,
@@ -97,6 +101,7 @@ class LocalizeConfig:
             (self.history_weight >= 0 and self.history_commits >= 1 and self.history_depth >= 1 and self.history_max_files >= 1,
              "history_weight must be >= 0 and history_commits, history_depth, history_max_files >= 1"),
             (self.structure_weight >= 0 and self.structure_top >= 1, "structure_weight must be >= 0 and structure_top >= 1"),
+            (self.constructor_weight >= 0, "constructor_weight must be >= 0"),
             (self.passage_chars >= 50 and self.max_passages >= 1, "passage_chars must be >= 50 and max_passages >= 1"),
         ]
         for ok, message in checks:

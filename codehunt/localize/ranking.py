@@ -12,7 +12,7 @@ from codehunt.index.tokenize import tokenize_code
 from codehunt.issue_text import IssueEvidence, extract_evidence, split_issue
 from codehunt.localize.boosts import evidence_boosts
 from codehunt.localize.config import LocalizeConfig, candidate_filter
-from codehunt.localize.structure import structure_votes
+from codehunt.localize.structure import constructor_votes, structure_votes
 from codehunt.localize.units import UnitTable
 
 if TYPE_CHECKING:
@@ -121,6 +121,11 @@ def rank_issue(
         ranked = [unit for unit, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
         bonus = config.structure_weight / (config.rrf_k + 1)
         for unit, vote in structure_votes(table.call_graph, ranked, config.structure_top, candidate_filter(config)).items():
+            scores[unit] = scores.get(unit, 0.0) + bonus * vote
+    if config.constructor_weight > 0 and scores:
+        ranked = [unit for unit, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
+        bonus = config.constructor_weight / (config.rrf_k + 1)
+        for unit, vote in constructor_votes(table, ranked, config.structure_top, candidate_filter(config)).items():
             scores[unit] = scores.get(unit, 0.0) + bonus * vote
     units = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     if rescorer is not None and config.rerank_depth > 0 and units:

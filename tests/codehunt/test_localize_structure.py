@@ -10,7 +10,7 @@ import pytest
 from codehunt.index.errors import BadInputError
 from codehunt.localize import LocalizeConfig, localize_issue, revision_index
 from codehunt.localize.config import candidate_filter
-from codehunt.localize.structure import MAX_DEFINITIONS, structure_votes
+from codehunt.localize.structure import MAX_DEFINITIONS, constructor_votes, structure_votes
 from codehunt.localize.units import UnitTable
 
 GIT_ENV = {
@@ -32,6 +32,11 @@ FILES = {
     "shop/stock.py": "def restock(name, count):\n    \"\"\"Order more of a product from the supplier.\"\"\"\n    return (name, count)\n",
     # `reset` is defined more than MAX_DEFINITIONS times: calling it links nothing.
     "shop/resets.py": "".join(f"class Reset{i}:\n    def reset(self):\n        return {i}\n\n\n" for i in range(MANY)),
+    "shop/ledger.py": (
+        "class Ledger:\n    def __init__(self, currency):\n        self.currency = currency\n        self.entries = []\n\n"
+        "    def record(self, amount):\n        \"\"\"Record one payment in the ledger.\"\"\"\n        self.entries.append(amount)\n\n"
+        "    def balance(self):\n        \"\"\"Sum of the payments recorded in the ledger.\"\"\"\n        return sum(self.entries)\n"
+    ),
     "tests/test_pricing.py": "def test_cart_total():\n    assert cart_total([]) == 0\n",
 }
 
@@ -108,3 +113,30 @@ def test_bad_structure_options_are_refused() -> None:
         LocalizeConfig(structure_weight=-1.0)
     with pytest.raises(BadInputError, match="structure_top"):
         LocalizeConfig(structure_top=0)
+    with pytest.raises(BadInputError, match="constructor_weight"):
+        LocalizeConfig(constructor_weight=-0.5)
+
+
+def test_methods_vote_for_their_constructor(table: UnitTable) -> None:
+    keep = candidate_filter(LocalizeConfig())
+    record, balance, init = unit(table, "Ledger.record"), unit(table, "Ledger.balance"), unit(table, "Ledger.__init__")
+    checkout = unit(table, "checkout")
+    # Two methods of Ledger vote 1/1 + 1/3 for its __init__; a plain function votes for nothing.
+    assert constructor_votes(table, [record, checkout, balance], top=3, keep=keep) == {init: 1.0}
+    assert constructor_votes(table, [checkout, unit(table, "cart_total")], top=2, keep=keep) == {}
+    # The constructor does not vote for itself, and candidates beyond `top` do not vote.
+    assert constructor_votes(table, [init], top=1, keep=keep) == {}
+    assert constructor_votes(table, [checkout, record], top=1, keep=keep) == {}
+
+
+def test_constructor_weight_lifts_the_constructor(shop: dict, default_encoder) -> None:  # noqa: ANN001
+    issue = "Ledger balance is wrong after recording a payment\n\nrecord() then balance() returns the old sum."
+    assert LocalizeConfig().constructor_weight == 0.0
+    plain = localize_issue(issue, LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], k=20), encoder=default_encoder)
+    lifted = localize_issue(issue, LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], k=20, constructor_weight=3.0),
+                            encoder=default_encoder)
+    plain_order = [hit.qualname for hit in plain.functions]
+    lifted_order = [hit.qualname for hit in lifted.functions]
+    assert plain_order.index("Ledger.__init__") > 0
+    assert lifted_order.index("Ledger.__init__") < plain_order.index("Ledger.__init__")
+    assert set(lifted_order) == set(plain_order), "the vote reorders candidates, it adds none here"
