@@ -14,7 +14,9 @@ The class a method belongs to is structure too (the "contains" edges of LocAgent
 :func:`constructor_votes` keeps one such edge: a method among the best candidates votes for its class's
 ``__init__``. A fix to a method often needs state the constructor sets up (a new attribute, a changed default),
 and the constructor shares few words with the issue, so neither retriever finds it alone. The class itself and
-sibling methods were also tried as targets; on the dev instances they lowered file Acc@1.
+sibling methods were also tried as targets; on the dev instances they lowered file Acc@1. Off by default
+(``constructor_weight`` 0): it gained one of 36 tuning instances at function Acc@10 and none of 62 check
+instances (xarray, sphinx), where weight 1 lost one.
 """
 from __future__ import annotations
 
