@@ -66,7 +66,7 @@ class LocalizeConfig:
     structure_top: int = field(default=10, metadata={"help": "best candidates whose callers and callees get the structure boost"})
     constructor_weight: float = field(
         default=0.0,
-        metadata={"help": "boost for the __init__ of a class whose methods are among the best candidates (0: off)"},
+        metadata={"help": "boost for the __init__ of a class whose methods are among the --structure-top best candidates (0: off)"},
     )
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
     rerank_depth: int = field(

@@ -85,6 +85,18 @@ def rank_files(units: Sequence[tuple[str, float]], table: UnitTable, how: str, r
     return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
 
 
+def _ranked(scores: Mapping[str, float]) -> list[str]:
+    """Units best first, ties by unit id (the order every vote step reads)."""
+    return [unit for unit, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def _add_votes(scores: dict[str, float], votes: Mapping[str, float], weight: float, rrf_k: int) -> None:
+    """Add ``weight`` x vote to each voted unit's score, in units of one RRF list's top rank (``1 / (rrf_k + 1)``)."""
+    bonus = weight / (rrf_k + 1)
+    for unit, vote in votes.items():
+        scores[unit] = scores.get(unit, 0.0) + bonus * vote
+
+
 def rank_issue(
     table: UnitTable,
     issue: str,
@@ -118,15 +130,11 @@ def rank_issue(
         bonus = config.history_weight / (config.rrf_k + 1)
         scores = {unit: score + bonus * history.get(table.chunk(unit).path, 0.0) for unit, score in scores.items()}
     if config.structure_weight > 0 and scores:
-        ranked = [unit for unit, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
-        bonus = config.structure_weight / (config.rrf_k + 1)
-        for unit, vote in structure_votes(table.call_graph, ranked, config.structure_top, candidate_filter(config)).items():
-            scores[unit] = scores.get(unit, 0.0) + bonus * vote
+        votes = structure_votes(table.call_graph, _ranked(scores), config.structure_top, candidate_filter(config))
+        _add_votes(scores, votes, config.structure_weight, config.rrf_k)
     if config.constructor_weight > 0 and scores:
-        ranked = [unit for unit, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
-        bonus = config.constructor_weight / (config.rrf_k + 1)
-        for unit, vote in constructor_votes(table, ranked, config.structure_top, candidate_filter(config)).items():
-            scores[unit] = scores.get(unit, 0.0) + bonus * vote
+        votes = constructor_votes(table, _ranked(scores), config.structure_top, candidate_filter(config))
+        _add_votes(scores, votes, config.constructor_weight, config.rrf_k)
     units = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     if rescorer is not None and config.rerank_depth > 0 and units:
         query = issue if config.rerank_query == "issue" else bm25_query(issue, evidence, "code")
