@@ -14,7 +14,8 @@ same candidates:
 * + the vote of earlier commits with similar messages (``codehunt.localize.history``, BugLocator) at several weights;
 * the default's vote of the best candidates for themselves and their callers and callees
   (``codehunt.localize.structure``, weight 0.5) at other weights, 0 (off) among them;
-* + the vote of the best candidate methods for their class's ``__init__`` (``structure.constructor_votes``);
+* + the vote of the best candidate methods for their class's ``__init__`` (``structure.constructor_votes``), and for
+  the class unit as well (``constructor_class``);
 * with ``--model DIR`` (repeatable): dense, hybrid and the default again over an index built with that model
   (a localization retriever trained on ``benchmarks/fix_pairs.py``'s pairs);
 * + each cross-encoder reranker given with ``--reranker`` (repeatable): alone, RRF-fused with the first stage
@@ -76,6 +77,8 @@ STRUCTURE_WEIGHTS = (0.0, 0.25, 1.0)
 """Weights of the callers-and-callees vote tried beside the default's 0.5 (``codehunt.localize.structure``), each a row."""
 CONSTRUCTOR_WEIGHTS = (0.5, 1.0)
 """Weights of the methods-vote-for-their-constructor signal tried (``structure.constructor_votes``), each a row."""
+CLASS_CONSTRUCTOR_WEIGHTS = (0.25, 0.5)
+"""Weights tried for the same vote going to the class unit as well as its ``__init__`` (``constructor_class``)."""
 
 
 def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: list[str] | None = None) -> list[tuple[str, LocalizeConfig]]:
@@ -98,6 +101,8 @@ def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: l
         *[(f"default + history (w={w:g})", replace(default, history_weight=w)) for w in HISTORY_WEIGHTS],
         *[(f"default, structure w={w:g}", replace(default, structure_weight=w)) for w in STRUCTURE_WEIGHTS],
         *[(f"default + constructor w={w:g}", replace(default, constructor_weight=w)) for w in CONSTRUCTOR_WEIGHTS],
+        *[(f"default + class + constructor w={w:g}", replace(default, constructor_weight=w, constructor_class=True))
+          for w in CLASS_CONSTRUCTOR_WEIGHTS],
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
     for reranker in rerankers or []:

@@ -68,6 +68,10 @@ class LocalizeConfig:
         default=0.0,
         metadata={"help": "boost for the __init__ of a class whose methods are among the --structure-top best candidates (0: off)"},
     )
+    constructor_class: bool = field(
+        default=False,
+        metadata={"help": "the constructor vote also lifts the class itself (its header and class attributes)"},
+    )
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
     rerank_depth: int = field(
         default=10,

@@ -133,7 +133,9 @@ def rank_issue(
         votes = structure_votes(table.call_graph, _ranked(scores), config.structure_top, candidate_filter(config))
         _add_votes(scores, votes, config.structure_weight, config.rrf_k)
     if config.constructor_weight > 0 and scores:
-        votes = constructor_votes(table, _ranked(scores), config.structure_top, candidate_filter(config))
+        votes = constructor_votes(
+            table, _ranked(scores), config.structure_top, candidate_filter(config), include_class=config.constructor_class
+        )
         _add_votes(scores, votes, config.constructor_weight, config.rrf_k)
     units = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     if rescorer is not None and config.rerank_depth > 0 and units:

@@ -85,20 +85,23 @@ def structure_votes(
 
 
 def constructor_votes(
-    table: UnitTable, ranked_units: Sequence[str], top: int, keep: Callable[[Chunk], bool]
+    table: UnitTable, ranked_units: Sequence[str], top: int, keep: Callable[[Chunk], bool], include_class: bool = False
 ) -> dict[str, float]:
-    """Per ``__init__`` unit, the votes (1/rank) of the ``top`` best candidates that are methods of its class in
-    the same file, scaled to max 1. A constructor among the candidates does not vote for itself."""
+    """Per ``__init__`` unit (and, with ``include_class``, per class unit), the votes (1/rank) of the ``top`` best
+    candidates that are methods of its class in the same file, scaled to max 1. A constructor or class among the
+    candidates does not vote for itself."""
     votes: dict[str, float] = defaultdict(float)
     for rank, unit in enumerate(ranked_units[:top], start=1):
         chunk = table.chunk(unit)
         qualname = chunk.qualname or ""
-        if "." not in qualname or qualname.endswith(".__init__"):
+        if chunk.kind != "method" or "." not in qualname or qualname.endswith(".__init__"):
             continue
-        constructor = qualname.rsplit(".", 1)[0] + ".__init__"
-        for candidate in table.by_qualname.get(constructor, []):
-            found = table.chunk(candidate)
-            if found.path == chunk.path and keep(found):
-                votes[candidate] += 1.0 / rank
+        owner = qualname.rsplit(".", 1)[0]
+        targets = [owner + ".__init__", owner] if include_class else [owner + ".__init__"]
+        for target in targets:
+            for candidate in table.by_qualname.get(target, []):
+                found = table.chunk(candidate)
+                if candidate != unit and found.path == chunk.path and keep(found):
+                    votes[candidate] += 1.0 / rank
     best = max(votes.values(), default=0.0)
     return {unit: vote / best for unit, vote in votes.items()} if best > 0 else {}

@@ -33,7 +33,7 @@ FILES = {
     # `reset` is defined more than MAX_DEFINITIONS times: calling it links nothing.
     "shop/resets.py": "".join(f"class Reset{i}:\n    def reset(self):\n        return {i}\n\n\n" for i in range(MANY)),
     "shop/ledger.py": (
-        "class Ledger:\n    def __init__(self, currency):\n        self.currency = currency\n        self.entries = []\n\n"
+        "class Ledger:\n    precision = 2\n\n    def __init__(self, currency):\n        self.currency = currency\n        self.entries = []\n\n"
         "    def record(self, amount):\n        \"\"\"Record one payment in the ledger.\"\"\"\n        self.entries.append(amount)\n\n"
         "    def balance(self):\n        \"\"\"Sum of the payments recorded in the ledger.\"\"\"\n        return sum(self.entries)\n"
     ),
@@ -127,6 +127,17 @@ def test_methods_vote_for_their_constructor(table: UnitTable) -> None:
     # The constructor does not vote for itself, and candidates beyond `top` do not vote.
     assert constructor_votes(table, [init], top=1, keep=keep) == {}
     assert constructor_votes(table, [checkout, record], top=1, keep=keep) == {}
+
+
+def test_the_class_vote_reaches_the_class_too(table: UnitTable) -> None:
+    keep = candidate_filter(LocalizeConfig())
+    record, balance = unit(table, "Ledger.record"), unit(table, "Ledger.balance")
+    init, ledger = unit(table, "Ledger.__init__"), unit(table, "Ledger")
+    votes = constructor_votes(table, [record, unit(table, "checkout"), balance], top=3, keep=keep, include_class=True)
+    assert votes == {init: 1.0, ledger: 1.0}
+    # The class unit among the candidates is no method: it votes for nothing, not even itself.
+    assert constructor_votes(table, [ledger], top=1, keep=keep, include_class=True) == {}
+    assert LocalizeConfig().constructor_class is False
 
 
 def test_constructor_weight_lifts_the_constructor(shop: dict, default_encoder) -> None:  # noqa: ANN001
