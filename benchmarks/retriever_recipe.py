@@ -86,6 +86,8 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=["cosqa", "csn_ruby"])
     parser.add_argument("--keep-docstring", action="store_true",
                         help="stdlib positives keep their docstrings, as CoSQA's code does (use another --work)")
+    parser.add_argument("--drop-summary", action="store_true",
+                        help="with --keep-docstring: positives keep their docstrings without the summary the query came from")
     parser.add_argument("--query-style", choices=QUERY_STYLES, default="as-is",
                         help="web: mined queries rewritten as search-box queries, as CoSQA's are (use another --work)")
     args = parser.parse_args()
@@ -99,7 +101,7 @@ def main() -> None:
         exclusions = args.data / "training_exclusions.txt"  # leakage rules: excluded projects dropped and counted
         style += ["--exclusions", str(exclusions)] if exclusions.is_file() else []
         codehunt("mine", "pairs", stdlib, "--kind", "docstring", "-o", str(work / "pairs.stdlib.jsonl"), *style,
-                 *(["--keep-docstring"] if args.keep_docstring else []))
+                 *(["--keep-docstring"] if args.keep_docstring else []), *(["--drop-summary"] if args.drop_summary else []))
         codehunt("mine", "pairs", str(args.data / "conala" / "train_pairs.jsonl"), "--kind", "file",
                  "-o", str(work / "pairs.conala.jsonl"), *style)
         parts = [work / "pairs.stdlib.jsonl", work / "pairs.conala.jsonl"]

@@ -56,6 +56,11 @@ class PairsConfig:
         default=False,
         metadata={"help": "keep the docstring in the positive (it then holds the query): for corpora that keep docstrings, as CoSQA's"},
     )
+    drop_summary: bool = field(
+        default=False,
+        metadata={"help": "with --keep-docstring: the positive keeps its docstring without the summary paragraph the query was "
+                          "taken from (so it holds no copy of its query)"},
+    )
     query_style: str = field(
         default="as-is",
         metadata={"help": "as-is | web: rewrite queries as search-box queries ('python get number of items in queue'), for CoSQA-like users | "

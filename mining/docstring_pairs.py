@@ -63,13 +63,8 @@ def strip_comment_markers(comment: str) -> str:
     return "\n".join(lines)
 
 
-def first_paragraph(docstring: str) -> tuple[str, bool]:
-    """The summary of a docstring as one line, and whether a parameter section cut it short.
-
-    The summary is the text up to the first blank line or the first section marker
-    (``Args:``, ``:param``, ``@return``, ``>>>``, a numpydoc underline); reST roles and
-    backticks are unwrapped (``:func:`foo``` -> ``foo``).
-    """
+def summary_lines(docstring: str) -> tuple[list[str], bool]:
+    """The lines of a docstring's summary paragraph (stripped), and whether a parameter section cut it short."""
     kept: list[str] = []
     cut_by_section = False
     for line in docstring.strip("\n").split("\n"):
@@ -81,6 +76,17 @@ def first_paragraph(docstring: str) -> tuple[str, bool]:
             cut_by_section = True
             break
         kept.append(line.strip())
+    return kept, cut_by_section
+
+
+def first_paragraph(docstring: str) -> tuple[str, bool]:
+    """The summary of a docstring as one line, and whether a parameter section cut it short.
+
+    The summary is the text up to the first blank line or the first section marker
+    (``Args:``, ``:param``, ``@return``, ``>>>``, a numpydoc underline); reST roles and
+    backticks are unwrapped (``:func:`foo``` -> ``foo``).
+    """
+    kept, cut_by_section = summary_lines(docstring)
     text = " ".join(kept)
     text = _ROLE.sub(r"\1", text)
     text = _LITERAL.sub(lambda m: m.group(1) or m.group(2), text)
@@ -136,6 +142,38 @@ def code_without_docstring(chunk: Chunk) -> str:
     return text
 
 
+_OPENING = re.compile(r"""^(?:[rRuUbBfF]{0,2}(?:\"\"\"|\'\'\'|\"|\')|/\*\*?|///?!?|#+!?|--|\*(?!/))\s*""")
+_CLOSING = re.compile(r"""\s*(?:\"\"\"|\'\'\'|\*/)\s*$""")
+
+
+def code_without_summary(chunk: Chunk, docstring: str) -> str:
+    """The function with its docstring's summary paragraph removed and the rest of the docstring kept.
+
+    The query is taken from that paragraph, so a positive that keeps it holds a copy of its own query and
+    teaches word copying; one that drops the whole docstring no longer looks like a corpus whose code keeps
+    its docstrings (CoSQA's). Where nothing but the summary is left, or the summary's lines cannot be found
+    in the source as written (escapes, odd layouts), the docstring goes as in :func:`code_without_docstring`."""
+    summary, _ = summary_lines(docstring)
+    rest = docstring.strip("\n").split("\n")
+    remaining = [line for line in rest if line.strip() and line.strip() not in summary]
+    if not summary or not any(_WORD.search(line) for line in remaining):
+        return code_without_docstring(chunk)
+    lines = chunk.text.split("\n")
+    for start, line in enumerate(lines):
+        if _CLOSING.sub("", _OPENING.sub("", line.strip())) != summary[0]:
+            continue
+        span = lines[start : start + len(summary)]
+        if [_CLOSING.sub("", _OPENING.sub("", text.strip())) for text in span] != summary:
+            continue
+        kept = [text.replace(part, "", 1) for text, part in zip(span, summary)]
+        kept = [text for text in kept if text.strip()]
+        after = lines[start + len(summary) :]
+        if after and not after[0].strip():
+            after = after[1:]  # the blank line that ended the summary (more docstring follows: see above)
+        return "\n".join(lines[:start] + kept + after)
+    return code_without_docstring(chunk)
+
+
 def pair_from_chunk(chunk: Chunk, config: PairsConfig, repo: str, rev: str) -> tuple[Pair | None, str | None]:
     """The docstring pair of one chunk, or the reason it has none (None, None for non-functions)."""
     if chunk.kind not in FUNCTION_KINDS or (chunk.extra.get("part") or 1) != 1:
@@ -156,7 +194,10 @@ def pair_from_chunk(chunk: Chunk, config: PairsConfig, repo: str, rev: str) -> t
     words = query.split()
     if len(words) > config.max_query_words:
         query = " ".join(words[: config.max_query_words])
-    code = textwrap.dedent(chunk.text if config.keep_docstring else code_without_docstring(chunk))
+    if config.keep_docstring and config.drop_summary:
+        code = textwrap.dedent(code_without_summary(chunk, docstring))
+    else:
+        code = textwrap.dedent(chunk.text if config.keep_docstring else code_without_docstring(chunk))
     if sum(1 for line in code.split("\n") if line.strip()) < config.min_code_lines:
         return None, "short-code"
     if len(code) > config.max_code_chars:

@@ -257,6 +257,52 @@ def test_keep_docstring_leaves_the_whole_function_in_the_positive(tmp_path: Path
     assert perimeter.query in perimeter.positive
 
 
+def test_drop_summary_keeps_the_docstring_but_not_the_query(tmp_path: Path) -> None:
+    write_package(tmp_path / "project")
+    full, dropped = tmp_path / "full.jsonl", tmp_path / "dropped.jsonl"
+    mine_pairs(PairsConfig(source=tmp_path / "project", output=full, keep_docstring=True))
+    mine_pairs(PairsConfig(source=tmp_path / "project", output=dropped, keep_docstring=True, drop_summary=True))
+    before = {pair.qualname: pair for pair in read_pairs(full)}
+    after = {pair.qualname: pair for pair in read_pairs(dropped)}
+    # `short` has three lines only with its one-line docstring: without it, it is under min_code_lines.
+    assert sorted(after) == sorted(set(before) - {"short"})
+    perimeter = after["Polygon.perimeter"]
+    assert perimeter.query == before["Polygon.perimeter"].query
+    assert perimeter.query not in perimeter.positive
+    assert perimeter.positive.startswith(
+        'def perimeter(self):\n    """\n    Returns:\n        The perimeter as a float.\n    """\n    total = 0.0'
+    )
+    # A docstring that is all summary leaves nothing worth keeping: the positive is the docstring-free function;
+    # one with more than its summary keeps the rest.
+    areas = {pair.path: pair.positive for pair in read_pairs(dropped) if pair.qualname == "circle_area"}
+    body = '    if radius < 0:\n        raise ValueError("negative radius")\n    return math.pi * radius ** 2'
+    assert areas["pkg/copies.py"] == "def circle_area(radius):\n" + body
+    assert areas["pkg/geometry.py"] == 'def circle_area(radius):\n    """\n    Args:\n        radius: the radius.\n    """\n' + body
+    for pair in read_pairs(dropped):
+        assert pair.query not in pair.positive, pair.qualname
+
+
+def test_drop_summary_handles_one_line_and_wrapped_summaries() -> None:
+    from codehunt.index.types import Chunk
+    from codehunt.mining.docstring_pairs import code_without_summary
+
+    text = (
+        'def mean(values):\n    """Return the arithmetic mean\n    of the values.\n\n'
+        '    :param values: numbers to average\n    """\n    return sum(values) / len(values)'
+    )
+    docstring = "Return the arithmetic mean\n    of the values.\n\n    :param values: numbers to average\n    "
+    chunk = Chunk(doc_id="m.py::mean", path="m.py", language="python", kind="function", qualname="mean",
+                  start_line=1, end_line=7, text=text, extra={"docstring": docstring})
+    assert code_without_summary(chunk, docstring) == (
+        'def mean(values):\n    """\n    :param values: numbers to average\n    """\n    return sum(values) / len(values)'
+    )
+    # Summary lines that are not in the source as written (an escape) leave the docstring out altogether.
+    odd = Chunk(doc_id="m.py::mean", path="m.py", language="python", kind="function", qualname="mean",
+                start_line=1, end_line=7, text=text.replace("arithmetic", "arith\\u006detic"),
+                extra={"docstring": docstring, "body_without_docstring": "def mean(values):\n    return sum(values) / len(values)"})
+    assert code_without_summary(odd, docstring) == "def mean(values):\n    return sum(values) / len(values)"
+
+
 def test_web_query_style_rewrites_every_query_and_keeps_the_pair(tmp_path: Path) -> None:
     write_package(tmp_path / "project")
     plain, web = tmp_path / "plain.jsonl", tmp_path / "web.jsonl"
