@@ -320,3 +320,61 @@ def test_web_query_style_rewrites_every_query_and_keeps_the_pair(tmp_path: Path)
     assert "sum lengths of all edges of polygon closing it" in perimeter.query
     with pytest.raises(ConfigError, match="unknown query style"):
         PairsConfig(source=tmp_path, output=web, query_style="bing")
+
+
+GO_GEOMETRY = """
+package geo
+
+import "math"
+
+// Dist returns the distance of the point from the origin.
+// It is never negative.
+func (p *Point) Dist() float64 {
+	squared := p.X*p.X + p.Y*p.Y
+	return math.Sqrt(squared)
+}
+
+// Scale multiplies both coordinates of p by the factor k.
+func Scale(p Point, k float64) Point {
+	p.X *= k
+	p.Y *= k
+	return p
+}
+
+func undocumented(p Point) float64 {
+	x := p.X
+	return x
+}
+"""
+
+GO_TEST = """
+package geo
+
+// TestDist checks the distance of the unit point.
+func TestDist(t *testing.T) {
+	if (&Point{1, 0}).Dist() != 1 {
+		t.Fatal("wrong")
+	}
+}
+"""
+
+
+def test_go_leading_comments_are_the_queries(tmp_path: Path) -> None:
+    """Go's doc comments (``//`` lines above a declaration) give CodeSearchNet-style pairs, as Debian's
+    ``golang-*-dev`` packages lay them out (benchmarks/package_pairs.py mines those)."""
+    root = tmp_path / "golang-geo-dev"
+    for name, text in {"usr/share/gocode/src/example.com/geo/point.go": GO_GEOMETRY,
+                       "usr/share/gocode/src/example.com/geo/point_test.go": GO_TEST}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text.lstrip("\n"), encoding="utf-8")
+    result = mine_pairs(PairsConfig(source=root, output=tmp_path / "pairs.jsonl", kind="docstring"))
+    pairs = {pair.qualname: pair for pair in read_pairs(tmp_path / "pairs.jsonl")}
+    assert sorted(pairs) == ["Point.Dist", "Scale"]
+    dist = pairs["Point.Dist"]
+    assert dist.query == "Dist returns the distance of the point from the origin. It is never negative."
+    assert dist.positive == (
+        "func (p *Point) Dist() float64 {\n\tsquared := p.X*p.X + p.Y*p.Y\n\treturn math.Sqrt(squared)\n}"
+    )
+    assert (dist.repo, dist.path) == ("golang-geo-dev", "usr/share/gocode/src/example.com/geo/point.go")
+    assert pairs["Scale"].query == "Scale multiplies both coordinates of p by the factor k."
+    assert result.dropped == {"test": 1}
