@@ -20,8 +20,10 @@ Ruby and Go packages.
 4. Every source goes through ``codehunt mine pairs`` with the leakage rules of ``../shared/data/training_exclusions.txt``
    (excluded projects, also vendored inside another package, and copies of evaluation-corpus functions are dropped
    and counted) into ``WORK/parts/{py,rb,go}-<source>.jsonl``; then one pass over their concatenation
-   (``WORK/pairs.raw.jsonl``) drops positives seen twice (vendored copies across packages). Later runs reuse
-   downloads and unpacked sources; a source that cannot be fetched is skipped with a note on stderr. Prints a
+   (``WORK/pairs.raw.jsonl``) drops positives seen twice (vendored copies across packages). The default lists
+   name no project the rules exclude (so no Debian package of spf13/cobra, gin, chi, nor ``ruby-json``: the rules
+   exclude the name ``json``). Later runs reuse downloads and unpacked sources; a source that cannot be fetched is
+   skipped with a note on stderr, one that holds nothing to mine is recorded as skipped in the report. Prints a
    JSON report: pairs and drop counts per source, raw pairs per language and per origin, and the pairs left per
    language after the dedupe. ``WORK/pairs.jsonl`` is the result, ready for ``codehunt mine filter`` and
    ``codehunt train retriever``.

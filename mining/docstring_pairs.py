@@ -52,6 +52,15 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_GO_DIRECTIVE = re.compile(r"[a-z0-9]+:[a-z0-9]")
+"""A Go directive line (``//go:noinline``, ``//go:linkname a b``, ``//nolint:errcheck``) once the chunker has
+removed its ``//``: go/ast's rule for ``//[a-z0-9]+:[a-z0-9]``; such lines instruct a tool and describe nothing."""
+
+
+def drop_go_directives(comment: str) -> str:
+    """A Go doc comment without its directive lines (``go:nosplit``, ``nolint:lll``), which Go's own doc tools
+    leave out too."""
+    return "\n".join(line for line in comment.split("\n") if not _GO_DIRECTIVE.match(line.strip()))
 
 
 def strip_comment_markers(comment: str) -> str:
@@ -187,6 +196,10 @@ def pair_from_chunk(chunk: Chunk, config: PairsConfig, repo: str, rev: str) -> t
     if not config.include_dunder and name.startswith("__") and name.endswith("__"):
         return None, "dunder"
     docstring = raw if chunk.language == "python" else strip_comment_markers(raw)
+    if chunk.language == "go":
+        docstring = drop_go_directives(docstring)
+        if not docstring.strip():
+            return None, "directive-only"
     query, cut = first_paragraph(docstring)
     problem = query_problem(query, cut, chunk.qualname, config)
     if problem is not None:

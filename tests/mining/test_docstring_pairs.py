@@ -335,10 +335,24 @@ func (p *Point) Dist() float64 {
 }
 
 // Scale multiplies both coordinates of p by the factor k.
+//go:noinline
+//nolint:gocyclo
 func Scale(p Point, k float64) Point {
 	p.X *= k
 	p.Y *= k
 	return p
+}
+
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64 {
+	var t int64
+	return t
+}
+
+// Note: http://example.com/spec says the key:value form is "a:b"; kept.
+func noted(p Point) float64 {
+	x := p.Y
+	return x
 }
 
 func undocumented(p Point) float64 {
@@ -369,12 +383,14 @@ def test_go_leading_comments_are_the_queries(tmp_path: Path) -> None:
         (root / name).write_text(text.lstrip("\n"), encoding="utf-8")
     result = mine_pairs(PairsConfig(source=root, output=tmp_path / "pairs.jsonl", kind="docstring"))
     pairs = {pair.qualname: pair for pair in read_pairs(tmp_path / "pairs.jsonl")}
-    assert sorted(pairs) == ["Point.Dist", "Scale"]
+    assert sorted(pairs) == ["Point.Dist", "Scale", "noted"]
     dist = pairs["Point.Dist"]
     assert dist.query == "Dist returns the distance of the point from the origin. It is never negative."
     assert dist.positive == (
         "func (p *Point) Dist() float64 {\n\tsquared := p.X*p.X + p.Y*p.Y\n\treturn math.Sqrt(squared)\n}"
     )
     assert (dist.repo, dist.path) == ("golang-geo-dev", "usr/share/gocode/src/example.com/geo/point.go")
+    # Directive lines (//go:noinline, //nolint:...) instruct tools: never in the query; alone they make no pair.
     assert pairs["Scale"].query == "Scale multiplies both coordinates of p by the factor k."
-    assert result.dropped == {"test": 1}
+    assert pairs["noted"].query == 'Note: http://example.com/spec says the key:value form is "a:b"; kept.'
+    assert result.dropped == {"directive-only": 1, "test": 1}
