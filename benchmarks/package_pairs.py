@@ -24,8 +24,8 @@ Ruby and Go packages.
    name no project the rules exclude (so no Debian package of spf13/cobra, gin, chi, nor ``ruby-json``: the rules
    exclude the name ``json``). Later runs reuse downloads and unpacked sources; a source that cannot be fetched is
    skipped with a note on stderr, one that holds nothing to mine is recorded as skipped in the report. Prints a
-   JSON report: pairs and drop counts per source, raw pairs per language and per origin, and the pairs left per
-   language after the dedupe. ``WORK/pairs.jsonl`` is the result, ready for ``codehunt mine filter`` and
+   JSON report: pairs and drop counts per source, raw pairs per source language, per origin and per file language
+   (Python wheels also ship C, C++ and JavaScript), and the pairs left per file language after the dedupe. ``WORK/pairs.jsonl`` is the result, ready for ``codehunt mine filter`` and
    ``codehunt train retriever``.
 """
 from __future__ import annotations
@@ -136,7 +136,6 @@ GO = (
 )
 PREFIX = {"python": "py", "ruby": "rb", "go": "go"}
 """Each language's part-file prefix (``WORK/parts/go-<package>.jsonl``)."""
-EXTENSIONS = {".py": "python", ".pyi": "python", ".rb": "ruby", ".go": "go"}
 PYTHON_OPTIONS = ("--kind", "docstring", "--query-style", "web", "--keep-docstring")
 DEBIAN_OPTIONS = ("--kind", "docstring")
 
@@ -289,11 +288,14 @@ def concatenate(parts: "list[Path]", output: Path) -> None:
 
 
 def pairs_per_language(path: Path) -> dict[str, int]:
-    """Pairs of a pair file per language (their file's extension)."""
+    """Pairs of a pair file per language of their file, as the chunker names it (``other`` where it names none).
+    Not always the source's language: Python wheels ship C and C++ headers and JavaScript, and those are mined too."""
+    from codehunt.index.chunking import language_for_path
+
     counts: Counter[str] = Counter()
     with path.open(encoding="utf-8") as handle:
         for line in handle:
-            counts[EXTENSIONS.get(os.path.splitext(json.loads(line)["path"])[1], "other")] += 1
+            counts[language_for_path(json.loads(line)["path"]) or "other"] += 1
     return dict(sorted(counts.items()))
 
 
@@ -357,6 +359,7 @@ def main() -> None:
         "sources": report,
         "raw_pairs": {**dict(by_language), "total": sum(by_language.values())},
         "raw_pairs_by_origin": dict(by_origin),
+        "raw_pairs_by_file_language": pairs_per_language(raw),
         "after_dedupe": {**final, "per_language": pairs_per_language(args.work / "pairs.jsonl")},
         "seconds": round(time.perf_counter() - started, 1),
     }, indent=2))

@@ -104,15 +104,16 @@ def test_installed_packages(script):
 
 
 def test_concatenate_and_pairs_per_language(script, tmp_path):
-    rows = {"py-a.jsonl": ["a/x.py", "a/y.py"], "rb-b.jsonl": ["lib/b.rb"], "go-c.jsonl": ["c/c.go", "c/README"]}
+    rows = {"py-a.jsonl": ["a/x.py", "a/y.py", "a/include/a.h"], "rb-b.jsonl": ["lib/b.rb"],
+            "go-c.jsonl": ["c/c.go", "c/README"]}
     parts = []
     for name, paths in rows.items():
         parts.append(tmp_path / name)
         parts[-1].write_text("".join(json.dumps({"path": path}) + "\n" for path in paths), encoding="utf-8")
     script.concatenate(parts, tmp_path / "all.jsonl")
     assert [json.loads(line)["path"] for line in (tmp_path / "all.jsonl").open(encoding="utf-8")] == [
-        "a/x.py", "a/y.py", "lib/b.rb", "c/c.go", "c/README"]
-    assert script.pairs_per_language(tmp_path / "all.jsonl") == {"go": 1, "other": 1, "python": 2, "ruby": 1}
+        "a/x.py", "a/y.py", "a/include/a.h", "lib/b.rb", "c/c.go", "c/README"]
+    assert script.pairs_per_language(tmp_path / "all.jsonl") == {"c": 1, "go": 1, "other": 1, "python": 2, "ruby": 1}
 
 
 def test_every_language_has_a_part_prefix(script):
