@@ -14,8 +14,8 @@ same candidates:
 * + the vote of earlier commits with similar messages (``codehunt.localize.history``, BugLocator) at several weights;
 * the default's vote of the best candidates for themselves and their callers and callees
   (``codehunt.localize.structure``, weight 0.5) at other weights, 0 (off) among them;
-* + the vote of the best candidate methods for their class's ``__init__`` (``structure.constructor_votes``), and for
-  the class unit as well (``constructor_class``);
+* the default's vote of the best candidate methods for their class and its ``__init__`` (``structure.constructor_votes``,
+  weight 0.25) off, for the ``__init__`` only, and at other weights;
 * with ``--model DIR`` (repeatable): dense, hybrid and the default again over an index built with that model
   (a localization retriever trained on ``benchmarks/fix_pairs.py``'s pairs);
 * + each cross-encoder reranker given with ``--reranker`` (repeatable): alone, RRF-fused with the first stage
@@ -75,16 +75,18 @@ HISTORY_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 """Weights of the earlier-similar-commits vote tried (``codehunt.localize.history``), each a row."""
 STRUCTURE_WEIGHTS = (0.0, 0.25, 1.0)
 """Weights of the callers-and-callees vote tried beside the default's 0.5 (``codehunt.localize.structure``), each a row."""
-CONSTRUCTOR_WEIGHTS = (0.5, 1.0)
-"""Weights of the methods-vote-for-their-constructor signal tried (``structure.constructor_votes``), each a row."""
-CLASS_CONSTRUCTOR_WEIGHTS = (0.25, 0.5)
-"""Weights tried for the same vote going to the class unit as well as its ``__init__`` (``constructor_class``)."""
+CONSTRUCTOR_WEIGHTS = (0.25, 0.5)
+"""Weights of the methods-vote-for-their-constructor signal tried without the class unit (``constructor_class``
+off), each a row."""
+CLASS_CONSTRUCTOR_WEIGHTS = (0.5, 1.0)
+"""Weights tried for the vote going to the class unit and its ``__init__`` beside the default's 0.25."""
 
 
 def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: list[str] | None = None) -> list[tuple[str, LocalizeConfig]]:
     """(label, config) per table row; list variants are keyed by the config's query fields."""
-    plain = replace(default, boosts=False, structure_weight=0.0)
-    none = replace(default, boosts=True, frame_weight=0.0, path_weight=0.0, name_weight=0.0, structure_weight=0.0)
+    plain = replace(default, boosts=False, structure_weight=0.0, constructor_weight=0.0)
+    none = replace(default, boosts=True, frame_weight=0.0, path_weight=0.0, name_weight=0.0, structure_weight=0.0,
+                   constructor_weight=0.0)
     result = [
         ("BM25, whole issue", replace(plain, mode="bm25", bm25_query="full")),
         ("BM25, identifiers + title", replace(plain, mode="bm25", bm25_query="code")),
@@ -100,8 +102,10 @@ def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: l
         ("default", default),
         *[(f"default + history (w={w:g})", replace(default, history_weight=w)) for w in HISTORY_WEIGHTS],
         *[(f"default, structure w={w:g}", replace(default, structure_weight=w)) for w in STRUCTURE_WEIGHTS],
-        *[(f"default + constructor w={w:g}", replace(default, constructor_weight=w)) for w in CONSTRUCTOR_WEIGHTS],
-        *[(f"default + class + constructor w={w:g}", replace(default, constructor_weight=w, constructor_class=True))
+        ("default, class + constructor vote off", replace(default, constructor_weight=0.0)),
+        *[(f"default, constructor only w={w:g}", replace(default, constructor_weight=w, constructor_class=False))
+          for w in CONSTRUCTOR_WEIGHTS],
+        *[(f"default, class + constructor w={w:g}", replace(default, constructor_weight=w, constructor_class=True))
           for w in CLASS_CONSTRUCTOR_WEIGHTS],
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
@@ -116,8 +120,8 @@ def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: l
     for model in models or []:
         name = Path(model).name
         trained = replace(default, model=model)
-        result.append((f"{name}: dense, passages (MaxP)", replace(trained, boosts=False, structure_weight=0.0, mode="dense", dense_query="max")))
-        result.append((f"{name}: hybrid (MaxP + identifiers)", replace(trained, boosts=False, structure_weight=0.0)))
+        result.append((f"{name}: dense, passages (MaxP)", replace(trained, boosts=False, structure_weight=0.0, constructor_weight=0.0, mode="dense", dense_query="max")))
+        result.append((f"{name}: hybrid (MaxP + identifiers)", replace(trained, boosts=False, structure_weight=0.0, constructor_weight=0.0)))
         result.append((f"{name}: default", trained))
         for reranker in rerankers or []:
             result.append((f"{name}: default + {reranker.name}, its stored combination", replace(trained, rerank=reranker)))

@@ -30,7 +30,8 @@ measured on the SWE-bench Verified dev instances in ``benchmarks/localize.py``):
    **History** (optional, ``history_weight``): earlier commits whose messages resemble the issue
    vote for the files they changed (BugLocator; :mod:`codehunt.localize.history`), in the same units.
    **Structure** (optional, ``structure_weight``): the callers and callees of the best candidates, by a
-   name-based call graph, share their rank (:mod:`codehunt.localize.structure`), in the same units.
+   name-based call graph, share their rank (:mod:`codehunt.localize.structure`), in the same units; and
+   (``constructor_weight``) the best candidate methods vote for their class and its ``__init__``.
 5. **Reranking** (optional): a cross-encoder rescores the top ``rerank_depth`` units (default 10: the
    top 10 are reordered, never replaced, so function Acc@10 is the first stage's), reading the issue
    (``rerank_query``: its text, or its identifiers + title).

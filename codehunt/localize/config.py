@@ -65,11 +65,12 @@ class LocalizeConfig:
     )
     structure_top: int = field(default=10, metadata={"help": "best candidates whose callers and callees get the structure boost"})
     constructor_weight: float = field(
-        default=0.0,
-        metadata={"help": "boost for the __init__ of a class whose methods are among the --structure-top best candidates (0: off)"},
+        default=0.25,
+        metadata={"help": "boost for the __init__ (and, with --constructor-class, the class) of a class whose methods are "
+                          "among the --structure-top best candidates (0: off)"},
     )
     constructor_class: bool = field(
-        default=False,
+        default=True,
         metadata={"help": "the constructor vote also lifts the class itself (its header and class attributes)"},
     )
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})

@@ -137,17 +137,25 @@ def test_the_class_vote_reaches_the_class_too(table: UnitTable) -> None:
     assert votes == {init: 1.0, ledger: 1.0}
     # The class unit among the candidates is no method: it votes for nothing, not even itself.
     assert constructor_votes(table, [ledger], top=1, keep=keep, include_class=True) == {}
-    assert LocalizeConfig().constructor_class is False
+    defaults = LocalizeConfig()
+    assert defaults.constructor_class is True and defaults.constructor_weight == 0.25
 
 
 def test_constructor_weight_lifts_the_constructor(shop: dict, default_encoder) -> None:  # noqa: ANN001
     issue = "Ledger balance is wrong after recording a payment\n\nrecord() then balance() returns the old sum."
-    assert LocalizeConfig().constructor_weight == 0.0
-    plain = localize_issue(issue, LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], k=20), encoder=default_encoder)
-    lifted = localize_issue(issue, LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], k=20, constructor_weight=3.0),
-                            encoder=default_encoder)
+    plain = localize_issue(issue, LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], k=20, constructor_weight=0.0),
+                           encoder=default_encoder)
+    lifted = localize_issue(issue, LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], k=20, constructor_weight=3.0,
+                                                  constructor_class=False), encoder=default_encoder)
     plain_order = [hit.qualname for hit in plain.functions]
     lifted_order = [hit.qualname for hit in lifted.functions]
     assert plain_order.index("Ledger.__init__") > 0
     assert lifted_order.index("Ledger.__init__") < plain_order.index("Ledger.__init__")
     assert set(lifted_order) == set(plain_order), "the vote reorders candidates, it adds none here"
+    with_class = localize_issue(issue, LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], k=20, constructor_weight=3.0),
+                                encoder=default_encoder)
+    class_order = [hit.qualname for hit in with_class.functions]
+    if "Ledger" in plain_order:
+        assert class_order.index("Ledger") < plain_order.index("Ledger"), "the class unit rises with its constructor"
+    else:
+        assert "Ledger" in class_order, "the class unit is pulled into the ranking by its methods' vote"
