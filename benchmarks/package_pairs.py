@@ -20,7 +20,9 @@ Ruby and Go packages.
 4. Every source goes through ``codehunt mine pairs`` with the leakage rules of ``../shared/data/training_exclusions.txt``
    (excluded projects, also vendored inside another package, and copies of evaluation-corpus functions are dropped
    and counted) into ``WORK/parts/{py,rb,go}-<source>.jsonl``; then one pass over their concatenation
-   (``WORK/pairs.raw.jsonl``) drops positives seen twice (vendored copies across packages). The default lists
+   (``WORK/pairs.raw.jsonl``) drops positives seen twice (vendored copies across packages), and any pair of a
+   repository the localization dev instances of ``data/swebench`` use (:func:`localization_dev_names`: Lite's
+   sqlfluff and pyvista are on PyPI though no exclusion names them). The default lists
    name no project the rules exclude (so no Debian package of spf13/cobra, gin, chi, nor ``ruby-json``: the rules
    exclude the name ``json``). Later runs reuse downloads and unpacked sources; a source that cannot be fetched is
    skipped with a note on stderr, one that holds nothing to mine is recorded as skipped in the report. Prints a
@@ -277,6 +279,45 @@ def installed_packages(name: str, site: Path) -> list[str] | None:
     return sorted(top for top in tops if top.isidentifier() and top != "__pycache__" and (site / top).is_dir())
 
 
+def localization_dev_names(data: Path) -> frozenset[str]:
+    """Project names of the repositories the localization dev instances use (``data/swebench/*_dev.jsonl``).
+
+    ``training_exclusions.txt`` names the evaluation's repositories, but not every one a dev split of
+    ``../shared`` uses (SWE-bench Lite's sqlfluff and pyvista are on PyPI). Their code is what those instances
+    are localized in, so none of it is mined either: a localizer judged on a repository must not have trained on
+    its functions."""
+    from codehunt.mining.exclusions import IMPORT_NAMES, normalise_name
+
+    names: set[str] = set()
+    for instances in sorted((data / "swebench").glob("*_dev.jsonl")):
+        with instances.open(encoding="utf-8") as handle:
+            names.update(normalise_name(json.loads(line)["repo"].rsplit("/", 1)[-1]) for line in handle if line.strip())
+    # the package folder a repository ships: pvlib-python -> pvlib, scikit-learn -> sklearn
+    aliases = {name.removesuffix("-python").removeprefix("python-") for name in names}
+    aliases.update(normalise_name(alias) for name in names for alias in IMPORT_NAMES.get(name, ()))
+    return frozenset(names | aliases)
+
+
+def drop_projects(path: Path, names: frozenset[str]) -> Counter[str]:
+    """Remove from a pair file (rewritten atomically) the pairs whose repository or a folder of whose path is one
+    of ``names`` (the leakage rules' own matching, :meth:`Exclusions.pair_reason`); the drop reasons, counted."""
+    from codehunt.mining.exclusions import Exclusions
+    from codehunt.mining.records import Pair
+
+    rules = Exclusions(repositories=frozenset(), names=names, corpora=(), source="the localization dev sets")
+    dropped: Counter[str] = Counter()
+    staging = path.with_name(path.name + ".partial")
+    with path.open(encoding="utf-8") as lines, staging.open("w", encoding="utf-8") as kept:
+        for line in lines:
+            reason = rules.pair_reason(Pair.from_json(json.loads(line)))
+            if reason is None:
+                kept.write(line)
+            else:
+                dropped[reason] += 1
+    staging.replace(path)
+    return dropped
+
+
 def concatenate(parts: "list[Path]", output: Path) -> None:
     """The part files one after the other in ``output`` (written atomically)."""
     staging = output.with_name(output.name + ".partial")
@@ -314,11 +355,12 @@ def main() -> None:
         sys.exit(f"{exclusions} is missing: the leakage rules are required to mine training data")
     from codehunt.mining.exclusions import Exclusions, normalise_name
 
-    excluded = Exclusions.read(exclusions).names
+    held_out = localization_dev_names(args.data)
+    excluded = Exclusions.read(exclusions).names | held_out
     parts = args.work / "parts"
     parts.mkdir(parents=True, exist_ok=True)
     site = Path(sysconfig.get_paths()["purelib"])
-    installed, downloads = list(args.python), []
+    installed, downloads = [name for name in args.python if normalise_name(name) not in held_out], []
     for name in args.pypi:
         if normalise_name(name) in excluded:
             print(f"  {name}: named by {exclusions}, never mined", file=sys.stderr)
@@ -355,6 +397,8 @@ def main() -> None:
     raw = args.work / "pairs.raw.jsonl"
     concatenate(mined, raw)
     final = mine(raw, args.work / "pairs.jsonl", exclusions)  # across packages: duplicates (vendored copies) dropped
+    final["dropped_localization_dev_projects"] = dict(drop_projects(args.work / "pairs.jsonl", held_out))
+    final["pairs"] = sum(1 for _ in (args.work / "pairs.jsonl").open(encoding="utf-8"))
     print(json.dumps({
         "sources": report,
         "raw_pairs": {**dict(by_language), "total": sum(by_language.values())},

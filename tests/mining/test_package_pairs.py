@@ -127,3 +127,23 @@ def test_the_default_lists_name_no_excluded_project(script, shared_data):
     named = [package for package in (*script.GO, *script.RUBY)
              if any(f"-{name}-dev" in package or package == f"ruby-{name}" for name in names)]
     assert named == []
+
+
+def test_localization_dev_repositories_are_never_mined(script, tmp_path):
+    (tmp_path / "swebench").mkdir()
+    rows = [{"repo": "sqlfluff/sqlfluff"}, {"repo": "pyvista/pyvista"}, {"repo": "pydata/xarray"},
+            {"repo": "pvlib/pvlib-python"}, {"repo": "scikit-learn/scikit-learn"}]
+    (tmp_path / "swebench" / "lite_dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "swebench" / "lite_dev_gold.jsonl").write_text(json.dumps({"repo": "gold/only"}) + "\n", encoding="utf-8")
+    names = script.localization_dev_names(tmp_path)
+    assert names == {"sqlfluff", "pyvista", "xarray", "pvlib-python", "pvlib", "scikit-learn", "sklearn"}
+    pairs = tmp_path / "pairs.jsonl"
+    kept_row = {"query": "q", "positive": "def f(): pass", "positive_id": "a", "source": "docstring",
+                "repo": "numpy", "path": "numpy/core/f.py"}
+    rows = [kept_row,
+            {**kept_row, "positive_id": "b", "repo": "sqlfluff-2.3.5", "path": "sqlfluff/core/parser.py"},
+            {**kept_row, "positive_id": "c", "repo": "vtk-tools", "path": "src/_pyvista/plot.py"}]
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    dropped = script.drop_projects(pairs, names)
+    assert [json.loads(line)["positive_id"] for line in pairs.open(encoding="utf-8")] == ["a"]
+    assert sum(dropped.values()) == 2 and not (tmp_path / "pairs.jsonl.partial").exists()
