@@ -363,7 +363,8 @@ def main() -> None:
     installed, downloads = [name for name in args.python if normalise_name(name) not in held_out], []
     for name in args.pypi:
         if normalise_name(name) in excluded:
-            print(f"  {name}: named by {exclusions}, never mined", file=sys.stderr)
+            why = "a localization dev repository" if normalise_name(name) in held_out else f"named by {exclusions}"
+            print(f"  {name}: {why}, never mined", file=sys.stderr)
             continue
         packages = installed_packages(name, site)
         if not packages:
