@@ -16,6 +16,7 @@ same candidates:
   (``codehunt.localize.structure``, weight 0.5) at other weights, 0 (off) among them;
 * the default's vote of the best candidate methods for their class and its ``__init__`` (``structure.constructor_votes``,
   weight 0.25) off, for the ``__init__`` only, and at other weights;
+* + the vote of the best candidates for their file's module-level unit (``structure.module_votes``) at several weights;
 * with ``--model DIR`` (repeatable): dense, hybrid and the default again over an index built with that model
   (a localization retriever trained on ``benchmarks/fix_pairs.py``'s pairs);
 * + each cross-encoder reranker given with ``--reranker`` (repeatable): alone, RRF-fused with the first stage
@@ -80,6 +81,8 @@ CONSTRUCTOR_WEIGHTS = (0.25, 0.5)
 off), each a row."""
 CLASS_CONSTRUCTOR_WEIGHTS = (0.5, 1.0)
 """Weights tried for the vote going to the class unit and its ``__init__`` beside the default's 0.25."""
+MODULE_WEIGHTS = (0.25, 0.5, 1.0)
+"""Weights tried for the vote of the best candidates for their file's module-level unit (``structure.module_votes``)."""
 
 
 def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: list[str] | None = None) -> list[tuple[str, LocalizeConfig]]:
@@ -107,6 +110,7 @@ def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: l
           for w in CONSTRUCTOR_WEIGHTS],
         *[(f"default, class + constructor w={w:g}", replace(default, constructor_weight=w, constructor_class=True))
           for w in CLASS_CONSTRUCTOR_WEIGHTS],
+        *[(f"default + module vote w={w:g}", replace(default, module_weight=w)) for w in MODULE_WEIGHTS],
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
     for reranker in rerankers or []:

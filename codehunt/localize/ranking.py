@@ -12,7 +12,7 @@ from codehunt.index.tokenize import tokenize_code
 from codehunt.issue_text import IssueEvidence, extract_evidence, split_issue
 from codehunt.localize.boosts import evidence_boosts
 from codehunt.localize.config import LocalizeConfig, candidate_filter
-from codehunt.localize.structure import constructor_votes, structure_votes
+from codehunt.localize.structure import constructor_votes, module_votes, structure_votes
 from codehunt.localize.units import UnitTable
 
 if TYPE_CHECKING:
@@ -137,6 +137,9 @@ def rank_issue(
             table, _ranked(scores), config.structure_top, candidate_filter(config), include_class=config.constructor_class
         )
         _add_votes(scores, votes, config.constructor_weight, config.rrf_k)
+    if config.module_weight > 0 and scores:
+        votes = module_votes(table, _ranked(scores), config.structure_top, candidate_filter(config))
+        _add_votes(scores, votes, config.module_weight, config.rrf_k)
     units = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     if rescorer is not None and config.rerank_depth > 0 and units:
         query = issue if config.rerank_query == "issue" else bm25_query(issue, evidence, "code")

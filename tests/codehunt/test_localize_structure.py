@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from codehunt.index.errors import BadInputError
 from codehunt.localize import LocalizeConfig, localize_issue, revision_index
 from codehunt.localize.config import candidate_filter
-from codehunt.localize.structure import MAX_DEFINITIONS, constructor_votes, structure_votes
+from codehunt.localize.structure import MAX_DEFINITIONS, constructor_votes, module_votes, structure_votes
 from codehunt.localize.units import UnitTable
 
 GIT_ENV = {
@@ -36,6 +37,12 @@ FILES = {
         "class Ledger:\n    precision = 2\n\n    def __init__(self, currency):\n        self.currency = currency\n        self.entries = []\n\n"
         "    def record(self, amount):\n        \"\"\"Record one payment in the ledger.\"\"\"\n        self.entries.append(amount)\n\n"
         "    def balance(self):\n        \"\"\"Sum of the payments recorded in the ledger.\"\"\"\n        return sum(self.entries)\n"
+    ),
+    "shop/currency.py": (
+        "import decimal\n\nDEFAULT_CURRENCY = 'EUR'\nRATES = {\n    'EUR': 1.0,\n    'USD': 1.08,\n    'GBP': 0.86,\n}\n"
+        "ROUNDING = decimal.ROUND_HALF_EVEN\n\n\n"
+        "def convert(amount, currency):\n    \"\"\"Convert an amount from euros to another currency.\"\"\"\n"
+        "    return amount * RATES[currency]\n"
     ),
     "tests/test_pricing.py": "def test_cart_total():\n    assert cart_total([]) == 0\n",
 }
@@ -115,6 +122,8 @@ def test_bad_structure_options_are_refused() -> None:
         LocalizeConfig(structure_top=0)
     with pytest.raises(BadInputError, match="constructor_weight"):
         LocalizeConfig(constructor_weight=-0.5)
+    with pytest.raises(BadInputError, match="module_weight"):
+        LocalizeConfig(module_weight=-0.5)
 
 
 def test_methods_vote_for_their_constructor(table: UnitTable) -> None:
@@ -159,3 +168,27 @@ def test_constructor_weight_lifts_the_constructor(shop: dict, default_encoder) -
         assert class_order.index("Ledger") < plain_order.index("Ledger"), "the class unit rises with its constructor"
     else:
         assert "Ledger" in class_order, "the class unit is pulled into the ranking by its methods' vote"
+
+
+def test_candidates_vote_for_their_files_module_unit(table: UnitTable) -> None:
+    keep = candidate_filter(LocalizeConfig())
+    convert, checkout = unit(table, "convert"), unit(table, "checkout")
+    modules = [u for units in table.by_path.values() for u in units if table.chunk(u).kind == "module"]
+    assert [table.chunk(u).path for u in modules] == ["shop/currency.py"], "only currency.py has module-level code beyond imports"
+    (module,) = modules
+    # convert (rank 2) votes for its file's module unit; checkout's file has no module unit, so it votes for nothing.
+    assert module_votes(table, [checkout, convert], top=2, keep=keep) == {module: 1.0}
+    assert module_votes(table, [checkout, convert], top=1, keep=keep) == {}
+    # The module unit does not vote for itself.
+    assert module_votes(table, [module], top=1, keep=keep) == {}
+    assert LocalizeConfig().module_weight == 0.0, "off by default until it measures a gain"
+
+
+def test_module_weight_lifts_the_module_unit(shop: dict, default_encoder) -> None:  # noqa: ANN001
+    issue = "convert() gives the wrong amount for dollars\n\nConverting 100 euros to USD returns 100."
+    base = LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], k=20)
+    plain = [hit.qualname for hit in localize_issue(issue, base, encoder=default_encoder).functions]
+    lifted = [hit.qualname for hit in localize_issue(issue, replace(base, module_weight=3.0), encoder=default_encoder).functions]
+    assert plain[0] == "convert" and plain.index("<module>") > 1
+    assert lifted.index("<module>") < plain.index("<module>"), "the vote lifts the module unit of the best file"
+    assert set(lifted) == set(plain), "the vote reorders candidates, it adds none here"
