@@ -16,7 +16,8 @@ same candidates:
   (``codehunt.localize.structure``, weight 0.5) at other weights, 0 (off) among them;
 * the default's vote of the best candidate methods for their class and its ``__init__`` (``structure.constructor_votes``,
   weight 0.25) off, for the ``__init__`` only, and at other weights;
-* + the vote of the best candidates for their file's module-level unit (``structure.module_votes``) at several weights;
+* the default's vote of the best candidates for their file's module-level unit (``structure.module_votes``,
+  weight 1) off and at other weights;
 * with ``--model DIR`` (repeatable): dense, hybrid and the default again over an index built with that model
   (a localization retriever trained on ``benchmarks/fix_pairs.py``'s pairs);
 * + each cross-encoder reranker given with ``--reranker`` (repeatable): alone, RRF-fused with the first stage
@@ -81,15 +82,16 @@ CONSTRUCTOR_WEIGHTS = (0.25, 0.5)
 off), each a row."""
 CLASS_CONSTRUCTOR_WEIGHTS = (0.5, 1.0)
 """Weights tried for the vote going to the class unit and its ``__init__`` beside the default's 0.25."""
-MODULE_WEIGHTS = (0.25, 0.5, 1.0)
-"""Weights tried for the vote of the best candidates for their file's module-level unit (``structure.module_votes``)."""
+MODULE_WEIGHTS = (0.0, 0.5, 2.0)
+"""Weights tried for the vote of the best candidates for their file's module-level unit (``structure.module_votes``)
+beside the default's 1; 0 is off."""
 
 
 def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: list[str] | None = None) -> list[tuple[str, LocalizeConfig]]:
     """(label, config) per table row; list variants are keyed by the config's query fields."""
-    plain = replace(default, boosts=False, structure_weight=0.0, constructor_weight=0.0)
+    plain = replace(default, boosts=False, structure_weight=0.0, constructor_weight=0.0, module_weight=0.0)
     none = replace(default, boosts=True, frame_weight=0.0, path_weight=0.0, name_weight=0.0, structure_weight=0.0,
-                   constructor_weight=0.0)
+                   constructor_weight=0.0, module_weight=0.0)
     result = [
         ("BM25, whole issue", replace(plain, mode="bm25", bm25_query="full")),
         ("BM25, identifiers + title", replace(plain, mode="bm25", bm25_query="code")),
@@ -110,7 +112,7 @@ def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: l
           for w in CONSTRUCTOR_WEIGHTS],
         *[(f"default, class + constructor w={w:g}", replace(default, constructor_weight=w, constructor_class=True))
           for w in CLASS_CONSTRUCTOR_WEIGHTS],
-        *[(f"default + module vote w={w:g}", replace(default, module_weight=w)) for w in MODULE_WEIGHTS],
+        *[(f"default, module vote w={w:g}", replace(default, module_weight=w)) for w in MODULE_WEIGHTS],
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
     for reranker in rerankers or []:
@@ -124,8 +126,8 @@ def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: l
     for model in models or []:
         name = Path(model).name
         trained = replace(default, model=model)
-        result.append((f"{name}: dense, passages (MaxP)", replace(trained, boosts=False, structure_weight=0.0, constructor_weight=0.0, mode="dense", dense_query="max")))
-        result.append((f"{name}: hybrid (MaxP + identifiers)", replace(trained, boosts=False, structure_weight=0.0, constructor_weight=0.0)))
+        result.append((f"{name}: dense, passages (MaxP)", replace(trained, boosts=False, structure_weight=0.0, constructor_weight=0.0, module_weight=0.0, mode="dense", dense_query="max")))
+        result.append((f"{name}: hybrid (MaxP + identifiers)", replace(trained, boosts=False, structure_weight=0.0, constructor_weight=0.0, module_weight=0.0)))
         result.append((f"{name}: default", trained))
         for reranker in rerankers or []:
             result.append((f"{name}: default + {reranker.name}, its stored combination", replace(trained, rerank=reranker)))

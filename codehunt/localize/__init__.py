@@ -31,7 +31,8 @@ measured on the SWE-bench Verified dev instances in ``benchmarks/localize.py``):
    vote for the files they changed (BugLocator; :mod:`codehunt.localize.history`), in the same units.
    **Structure** (optional, ``structure_weight``): the callers and callees of the best candidates, by a
    name-based call graph, share their rank (:mod:`codehunt.localize.structure`), in the same units; and
-   (``constructor_weight``) the best candidate methods vote for their class and its ``__init__``.
+   (``constructor_weight``) the best candidate methods vote for their class and its ``__init__``, and
+   (``module_weight``) every best candidate votes for its file's module-level unit (imports, constants).
 5. **Reranking** (optional): a cross-encoder rescores the top ``rerank_depth`` units (default 10: the
    top 10 are reordered, never replaced, so function Acc@10 is the first stage's), reading the issue
    (``rerank_query``: its text, or its identifiers + title).

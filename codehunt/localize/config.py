@@ -74,7 +74,7 @@ class LocalizeConfig:
         metadata={"help": "the constructor vote also lifts the class itself (its header and class attributes)"},
     )
     module_weight: float = field(
-        default=0.0,
+        default=1.0,
         metadata={"help": "boost for the module-level unit (imports, constants) of files holding the --structure-top best "
                           "candidates (0: off)"},
     )

@@ -181,12 +181,12 @@ def test_candidates_vote_for_their_files_module_unit(table: UnitTable) -> None:
     assert module_votes(table, [checkout, convert], top=1, keep=keep) == {}
     # The module unit does not vote for itself.
     assert module_votes(table, [module], top=1, keep=keep) == {}
-    assert LocalizeConfig().module_weight == 0.0, "off by default until it measures a gain"
+    assert LocalizeConfig().module_weight == 1.0
 
 
 def test_module_weight_lifts_the_module_unit(shop: dict, default_encoder) -> None:  # noqa: ANN001
     issue = "convert() gives the wrong amount for dollars\n\nConverting 100 euros to USD returns 100."
-    base = LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], k=20)
+    base = LocalizeConfig(repo=shop["root"], cache_dir=shop["cache"], k=20, module_weight=0.0)
     plain = [hit.qualname for hit in localize_issue(issue, base, encoder=default_encoder).functions]
     lifted = [hit.qualname for hit in localize_issue(issue, replace(base, module_weight=3.0), encoder=default_encoder).functions]
     assert plain[0] == "convert" and plain.index("<module>") > 1
