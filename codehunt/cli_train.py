@@ -36,6 +36,28 @@ config_command(train_app, "reranker", RerankerTrainConfig, run_reranker, argumen
                help_text="Train a cross-encoder on mined triples (hard + random negatives); use it with --rerank.")
 
 
+@train_app.command("interpolate")
+@cli_errors
+def train_interpolate(
+    tuned: str = typer.Argument(..., help="The trained retriever directory (`codehunt train retriever -o DIR`)."),
+    output_dir: Path = typer.Option(..., "--output-dir", "-o", help="Model directory to write (loads with SentenceTransformer(path))."),
+    base: str = typer.Option("default", "--base", help="The model it was trained from: dir, hub name, or 'default'."),
+    alpha: float = typer.Option(0.5, "--alpha", help="Share of the trained weights: 0 is the base, 1 the trained model."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing non-empty output directory."),
+) -> None:
+    """Mix a trained retriever's weights with its base's, (1 - alpha) * base + alpha * trained (WiSE-FT), so it
+    keeps the base's strength on queries unlike its training data; use the result with --model."""
+    from codehunt.console import UsageError
+    from codehunt.index.errors import BadInputError
+    from codehunt.retriever.interpolate import interpolate_retrievers
+
+    if not 0.0 <= alpha <= 1.0:
+        raise UsageError(f"--alpha must be between 0 (the base) and 1 (the trained model), got {alpha}")
+    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
+        raise BadInputError(f"{output_dir} exists and is not empty; pass --overwrite to replace it or choose another -o")
+    print(f"saved the interpolated retriever to {interpolate_retrievers(base, tuned, alpha, output_dir)}", file=sys.stderr)
+
+
 @train_app.command("rerank-weight")
 @cli_errors
 def train_rerank_weight(
