@@ -58,6 +58,25 @@ def train_interpolate(
     print(f"saved the interpolated retriever to {interpolate_retrievers(base, tuned, alpha, output_dir)}", file=sys.stderr)
 
 
+@train_app.command("export")
+@cli_errors
+def train_export(
+    checkpoint: Path = typer.Argument(..., help="A retriever run's checkpoint folder (OUTPUT_DIR.checkpoints: its latest step) or one step-* folder."),
+    output_dir: Path = typer.Option(..., "--output-dir", "-o", help="Model directory to write (loads with SentenceTransformer(path))."),
+    best: bool = typer.Option(False, "--best", help="Export the weights of the best dev evaluation so far (runs with --dev), not the latest step's."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing non-empty output directory."),
+) -> None:
+    """Publish a retriever checkpoint as a model without finishing the run (a run stopped early, or an earlier
+    step that scored better on the dev sets); use the result with --model."""
+    from codehunt.index.errors import BadInputError
+    from codehunt.retriever.export import export_checkpoint
+
+    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
+        raise BadInputError(f"{output_dir} exists and is not empty; pass --overwrite to replace it or choose another -o")
+    path, step = export_checkpoint(checkpoint, output_dir, best)
+    print(f"saved step {step} of the run to {path}", file=sys.stderr)
+
+
 @train_app.command("rerank-weight")
 @cli_errors
 def train_rerank_weight(

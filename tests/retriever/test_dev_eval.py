@@ -88,6 +88,11 @@ def test_an_earlier_best_step_is_what_gets_published(triples_file: Path, dev_fol
     step4 = read_tensors(tmp_path / "model.checkpoints" / "step-00000004" / "model.safetensors")[0]
     assert all(torch.equal(weights[k], step2[k]) for k in step2)
     assert not all(torch.equal(weights[k], step4[k]) for k in step4)  # the last step's weights were not published
+    from codehunt.retriever.export import export_checkpoint
+
+    best, step = export_checkpoint(tmp_path / "model.checkpoints", tmp_path / "best", best=True)
+    exported = load_bi_encoder(str(best), 64).state_dict()
+    assert step == 2 and all(torch.equal(exported[k], step2[k]) for k in step2), "--best exports the best step's weights"
 
 
 def test_training_that_only_hurts_publishes_the_starting_model(triples_file: Path, dev_folder: Path, make_config,

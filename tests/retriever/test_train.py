@@ -187,3 +187,33 @@ def test_mined_negatives_without_gradient_keep_their_values(triples_file: Path, 
         reference = embed(run.model, batch.codes + batch.negatives, run.prompts["document"], sub_batch=run.config.sub_batch)
     torch.testing.assert_close(codes.detach(), reference[: len(batch)], atol=1e-5, rtol=0)
     torch.testing.assert_close(negatives.detach(), reference[len(batch):], atol=1e-5, rtol=0)
+
+
+def test_a_checkpoint_exports_as_the_model_of_its_step(straight_run, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from codehunt.cli import app
+    from codehunt.index.encoder import EncoderConfig, SentenceTransformerEncoder
+    from codehunt.index.errors import BadInputError
+    from codehunt.retriever.export import export_checkpoint
+
+    config, published = straight_run
+    steps = list_checkpoints(config.checkpoint_path)
+    latest, step = export_checkpoint(config.checkpoint_path, tmp_path / "latest")
+    assert step == 4
+    earlier, step = export_checkpoint(steps[0], tmp_path / "earlier")
+    assert step == 2
+    text = ["split a string like a shell"]
+
+    def vector(path: Path) -> np.ndarray:
+        return SentenceTransformerEncoder(EncoderConfig(model=str(path), precision="fp32", device="cpu")).encode(text, "query")[0]
+
+    np.testing.assert_allclose(vector(latest), vector(published), atol=1e-5)  # the last step is what the run published
+    assert not np.allclose(vector(earlier), vector(published), atol=1e-4)
+    info = json.loads((earlier / TRAINING_INFO).read_text(encoding="utf-8"))
+    assert info["step"] == 2 and info["config"]["query_prompt"] == "query: "
+    with pytest.raises(BadInputError, match="no best-by-dev weights"):
+        export_checkpoint(config.checkpoint_path, tmp_path / "best", best=True)
+    result = CliRunner().invoke(app, ["train", "export", str(tmp_path), "-o", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "holds no retriever checkpoint" in result.output
+    assert not (tmp_path / "x").exists()
