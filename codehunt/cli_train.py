@@ -68,9 +68,12 @@ def train_export(
 ) -> None:
     """Publish a retriever checkpoint as a model without finishing the run (a run stopped early, or an earlier
     step that scored better on the dev sets); use the result with --model."""
+    from codehunt.console import UsageError
     from codehunt.index.errors import BadInputError
     from codehunt.retriever.export import export_checkpoint
 
+    if output_dir.resolve() == checkpoint.resolve() or checkpoint.resolve() in output_dir.resolve().parents:
+        raise UsageError(f"-o {output_dir} is inside the checkpoint folder {checkpoint}; write the model elsewhere")
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
         raise BadInputError(f"{output_dir} exists and is not empty; pass --overwrite to replace it or choose another -o")
     path, step = export_checkpoint(checkpoint, output_dir, best)
