@@ -28,6 +28,7 @@ score, its rank and which list found it, so losses can weight or filter them.
 from __future__ import annotations
 
 import logging
+import sys
 import textwrap
 import time
 from collections import Counter, defaultdict
@@ -407,6 +408,7 @@ def mine_negatives(
 
     def rows() -> Iterator[dict[str, Any]]:
         row_number = 0
+        search_started = time.perf_counter()
         for epoch in range(config.epochs):
             order = rng.permutation(len(pairs)) if config.shuffle else np.arange(len(pairs))
             for start in range(0, len(order), config.block_size):
@@ -423,6 +425,12 @@ def mine_negatives(
                     stats["rows"] += 1
                     yield _row(pairs[index], corpus, docs[chosen], scores[chosen], candidates, positive_score, epoch, temperature, config)
                 log.info("negatives: epoch %d, %d / %d pairs", epoch + 1, min(start + config.block_size, len(order)), len(order))
+                if show_progress:  # searching cached vectors is silent otherwise: minutes with no line in a log
+                    done = epoch * len(order) + min(start + config.block_size, len(order))
+                    elapsed = time.perf_counter() - search_started
+                    eta = elapsed / done * (total_rows - done)
+                    print(f"codehunt: mining negatives: {done:,} of {total_rows:,} pairs searched and guarded, "
+                          f"about {eta / 60:.1f} min left", file=sys.stderr, flush=True)
 
     output = Path(config.output)
     written = write_jsonl_atomic(output, rows())

@@ -297,3 +297,12 @@ def test_curriculum_epochs_write_every_pair_each_epoch(library_pairs, tmp_path: 
     assert len(rows) == 22 and [r["epoch"] for r in rows] == [0] * 11 + [1] * 11
     temperatures = [r["temperature"] for r in rows]
     assert temperatures[0] == 0.2 and temperatures[-1] == 0.02 and temperatures == sorted(temperatures, reverse=True)
+
+
+def test_progress_names_pairs_searched_of_all(library_pairs, tmp_path: Path, default_encoder, capsys) -> None:
+    _, pairs_path = library_pairs
+    config = NegativesConfig(input=pairs_path, output=tmp_path / "p.jsonl", num_negatives=1, block_size=4, rank_start=2)
+    mine_negatives(config, encoder=default_encoder, show_progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "mining negatives" in line]
+    assert [line.split(": ")[2].split(" pairs")[0] for line in lines] == ["4 of 11", "8 of 11", "11 of 11"]
+    assert lines[-1].endswith("about 0.0 min left")
