@@ -214,6 +214,8 @@ def test_a_checkpoint_exports_as_the_model_of_its_step(straight_run, tmp_path: P
     assert info["step"] == 2 and info["config"]["query_prompt"] == "query: "
     with pytest.raises(BadInputError, match="no best-by-dev weights"):
         export_checkpoint(config.checkpoint_path, tmp_path / "best", best=True)
-    result = CliRunner().invoke(app, ["train", "export", str(tmp_path), "-o", str(tmp_path / "x")])
+    empty = tmp_path / "no-run.checkpoints"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["train", "export", str(empty), "-o", str(tmp_path / "x")])
     assert result.exit_code == 1 and "holds no retriever checkpoint" in result.output
     assert not (tmp_path / "x").exists()
