@@ -301,20 +301,19 @@ def localization_dev_names(data: Path) -> frozenset[str]:
 def drop_projects(path: Path, names: frozenset[str]) -> Counter[str]:
     """Remove from a pair file (rewritten atomically) the pairs whose repository or a folder of whose path is one
     of ``names`` (the leakage rules' own matching, :meth:`Exclusions.pair_reason`); the drop reasons, counted."""
+    from codehunt.index.storage import atomic_file
     from codehunt.mining.exclusions import Exclusions
     from codehunt.mining.records import Pair
 
     rules = Exclusions(repositories=frozenset(), names=names, corpora=(), source="the localization dev sets")
     dropped: Counter[str] = Counter()
-    staging = path.with_name(path.name + ".partial")
-    with path.open(encoding="utf-8") as lines, staging.open("w", encoding="utf-8") as kept:
+    with path.open(encoding="utf-8") as lines, atomic_file(path) as kept:
         for line in lines:
             reason = rules.pair_reason(Pair.from_json(json.loads(line)))
             if reason is None:
                 kept.write(line)
             else:
                 dropped[reason] += 1
-    staging.replace(path)
     return dropped
 
 

@@ -36,6 +36,14 @@ config_command(train_app, "reranker", RerankerTrainConfig, run_reranker, argumen
                help_text="Train a cross-encoder on mined triples (hard + random negatives); use it with --rerank.")
 
 
+def refuse_existing_output(output_dir: Path, overwrite: bool) -> None:
+    """A model directory is replaced only when asked: a non-empty ``output_dir`` without ``--overwrite`` is an error."""
+    from codehunt.index.errors import BadInputError
+
+    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
+        raise BadInputError(f"{output_dir} exists and is not empty; pass --overwrite to replace it or choose another -o")
+
+
 @train_app.command("interpolate")
 @cli_errors
 def train_interpolate(
@@ -48,13 +56,11 @@ def train_interpolate(
     """Mix a trained retriever's weights with its base's, (1 - alpha) * base + alpha * trained (WiSE-FT), so it
     keeps the base's strength on queries unlike its training data; use the result with --model."""
     from codehunt.console import UsageError
-    from codehunt.index.errors import BadInputError
     from codehunt.retriever.interpolate import interpolate_retrievers
 
     if not 0.0 <= alpha <= 1.0:
         raise UsageError(f"--alpha must be between 0 (the base) and 1 (the trained model), got {alpha}")
-    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
-        raise BadInputError(f"{output_dir} exists and is not empty; pass --overwrite to replace it or choose another -o")
+    refuse_existing_output(output_dir, overwrite)
     print(f"saved the interpolated retriever to {interpolate_retrievers(base, tuned, alpha, output_dir)}", file=sys.stderr)
 
 
@@ -69,13 +75,11 @@ def train_export(
     """Publish a retriever checkpoint as a model without finishing the run (a run stopped early, or an earlier
     step that scored better on the dev sets); use the result with --model."""
     from codehunt.console import UsageError
-    from codehunt.index.errors import BadInputError
     from codehunt.retriever.export import export_checkpoint
 
     if output_dir.resolve() == checkpoint.resolve() or checkpoint.resolve() in output_dir.resolve().parents:
         raise UsageError(f"-o {output_dir} is inside the checkpoint folder {checkpoint}; write the model elsewhere")
-    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
-        raise BadInputError(f"{output_dir} exists and is not empty; pass --overwrite to replace it or choose another -o")
+    refuse_existing_output(output_dir, overwrite)
     path, step = export_checkpoint(checkpoint, output_dir, best)
     print(f"saved step {step} of the run to {path}", file=sys.stderr)
 
