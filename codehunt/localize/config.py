@@ -78,6 +78,10 @@ class LocalizeConfig:
         metadata={"help": "boost for the module-level unit (imports, constants) of files holding the --structure-top best "
                           "candidates (0: off)"},
     )
+    file_weight: float = field(
+        default=0.0,
+        metadata={"help": "boost for retrieved units below the --structure-top best that share a file with them (0: off)"},
+    )
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
     rerank_depth: int = field(
         default=10,
@@ -113,6 +117,7 @@ class LocalizeConfig:
             (self.structure_weight >= 0 and self.structure_top >= 1, "structure_weight must be >= 0 and structure_top >= 1"),
             (self.constructor_weight >= 0, "constructor_weight must be >= 0"),
             (self.module_weight >= 0, "module_weight must be >= 0"),
+            (self.file_weight >= 0, "file_weight must be >= 0"),
             (self.passage_chars >= 50 and self.max_passages >= 1, "passage_chars must be >= 50 and max_passages >= 1"),
         ]
         for ok, message in checks:
