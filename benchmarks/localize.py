@@ -85,9 +85,6 @@ CLASS_CONSTRUCTOR_WEIGHTS = (0.5, 1.0)
 MODULE_WEIGHTS = (0.0, 0.5, 2.0)
 """Weights tried for the vote of the best candidates for their file's module-level unit (``structure.module_votes``)
 beside the default's 1; 0 is off."""
-FILE_WEIGHTS = (0.25, 0.5, 1.0)
-"""Weights tried for the vote of the best candidates for the other retrieved units of their files
-(``structure.file_votes``); the default is off."""
 
 
 def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: list[str] | None = None) -> list[tuple[str, LocalizeConfig]]:
@@ -116,7 +113,8 @@ def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: l
         *[(f"default, class + constructor w={w:g}", replace(default, constructor_weight=w, constructor_class=True))
           for w in CLASS_CONSTRUCTOR_WEIGHTS],
         *[(f"default, module vote w={w:g}", replace(default, module_weight=w)) for w in MODULE_WEIGHTS],
-        *[(f"default + file vote w={w:g}", replace(default, file_weight=w)) for w in FILE_WEIGHTS],
+        *[(f"default, dense query {how}", replace(default, dense_query=how)) for how in ("truncate", "mean", "max+truncate")],
+        *[(f"default, passages of {n} chars", replace(default, passage_chars=n)) for n in (500, 2000)],
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
     for reranker in rerankers or []:

@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["dense", "bm25", "hybrid"], choices=["dense", "bm25", "hybrid"])
     parser.add_argument("--depth", type=int, default=20, help="first-stage candidates each reranker rescores")
     parser.add_argument("--store", action="store_true", help="write each fit into its reranker directory")
+    parser.add_argument("--objective", choices=["worst", "mean"], default="worst",
+                        help="how the sets choose the combination (codehunt.rerank_weight.choose_combination)")
     parser.add_argument("--json", type=Path, help="also write every report here")
     args = parser.parse_args()
     folders = [data / name for name in args.sets]
@@ -56,7 +58,7 @@ def main() -> None:
     for path in args.reranker:
         began = time.perf_counter()
         aucs[str(path)] = evaluate_pointwise(load_rescorer(path), pairs)["auc"]
-        reports[str(path)] = fit_rerank_weight(path, folders, args.modes, args.depth, write=args.store)
+        reports[str(path)] = fit_rerank_weight(path, folders, args.modes, args.depth, write=args.store, objective=args.objective)
         seconds[str(path)] = time.perf_counter() - began
         print(f"{path}: AUC {aucs[str(path)]:.3f}, {seconds[str(path)]:.0f}s", file=sys.stderr)
 

@@ -92,6 +92,7 @@ def train_rerank_weight(
     mode: list[str] = typer.Option(["hybrid"], "--mode", help="First stage the reranker follows: hybrid (default), dense or bm25; repeat it to fit each and store one combination per mode (the first is the fallback)."),
     depth: int = typer.Option(30, "--rerank-depth", help="How many first-stage candidates the reranker rescores."),
     split: str = typer.Option("dev", "--split", help="qrels split of each BEIR folder."),
+    objective: str = typer.Option("worst", "--objective", help="How the dev sets choose: worst (the largest gain on the set that gains least: no set loses) or mean (the best mean nDCG@10)."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole report as JSON."),
 ) -> None:
     """Fit how --rerank DIR combines the reranker with the first stage (RRF or score interpolation, one weight)
@@ -100,7 +101,10 @@ def train_rerank_weight(
 
     for one in mode:
         check_search_options(one, depth, None)
-    from codehunt.rerank_weight import dumps, fit_rerank_weight, format_report
+    from codehunt.console import UsageError
+    from codehunt.rerank_weight import OBJECTIVES, dumps, fit_rerank_weight, format_report
 
-    report = fit_rerank_weight(reranker, dev, mode, depth, split)
+    if objective not in OBJECTIVES:
+        raise UsageError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    report = fit_rerank_weight(reranker, dev, mode, depth, split, objective=objective)
     print(dumps(report) if as_json else format_report(report))

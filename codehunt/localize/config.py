@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from codehunt.index.types import Chunk
 
 LEVELS = ("function", "file", "both")
-DENSE_QUERIES = ("max", "mean", "truncate")
+DENSE_QUERIES = ("max", "mean", "truncate", "max+truncate")
 BM25_QUERIES = ("full", "unique", "code")
 RERANK_QUERIES = ("issue", "code")
 """What the reranker reads: the issue as written, or the identifiers-and-title query BM25 uses (``bm25_query``)."""
@@ -36,7 +36,7 @@ class LocalizeConfig:
     include_tests: bool = field(default=False, metadata={"help": "also rank test files (left out by default, as in SWE-bench)"})
     mode: str = field(default="hybrid", metadata={"help": "dense, bm25 or hybrid (both, fused by reciprocal rank)"})
     boosts: bool = field(default=True, metadata={"help": "boost units the issue points at, with the weights below (by default: traceback frames only)"})
-    dense_query: str = field(default="max", metadata={"help": "long-query handling for the dense side: max (passages, MaxP), mean, truncate"})
+    dense_query: str = field(default="max", metadata={"help": "long-query handling for the dense side: max (passages, MaxP), mean, truncate, max+truncate (the two fused by RRF)"})
     bm25_query: str = field(default="code", metadata={"help": "long-query handling for BM25: full, unique (each word once), code (identifiers + title)"})
     passage_chars: int = field(default=1000, metadata={"help": "characters per issue passage for the dense side"})
     max_passages: int = field(default=16, metadata={"help": "passages embedded per issue at most"})
@@ -78,10 +78,6 @@ class LocalizeConfig:
         metadata={"help": "boost for the module-level unit (imports, constants) of files holding the --structure-top best "
                           "candidates (0: off)"},
     )
-    file_weight: float = field(
-        default=0.0,
-        metadata={"help": "boost for retrieved units below the --structure-top best that share a file with them (0: off)"},
-    )
     rerank: Path | None = field(default=None, metadata={"help": "cross-encoder directory that rescores the top units"})
     rerank_depth: int = field(
         default=10,
@@ -117,7 +113,6 @@ class LocalizeConfig:
             (self.structure_weight >= 0 and self.structure_top >= 1, "structure_weight must be >= 0 and structure_top >= 1"),
             (self.constructor_weight >= 0, "constructor_weight must be >= 0"),
             (self.module_weight >= 0, "module_weight must be >= 0"),
-            (self.file_weight >= 0, "file_weight must be >= 0"),
             (self.passage_chars >= 50 and self.max_passages >= 1, "passage_chars must be >= 50 and max_passages >= 1"),
         ]
         for ok, message in checks:

@@ -12,7 +12,7 @@ from codehunt.index.tokenize import tokenize_code
 from codehunt.issue_text import IssueEvidence, extract_evidence, split_issue
 from codehunt.localize.boosts import evidence_boosts
 from codehunt.localize.config import LocalizeConfig, candidate_filter
-from codehunt.localize.structure import constructor_votes, file_votes, module_votes, structure_votes
+from codehunt.localize.structure import constructor_votes, module_votes, structure_votes
 from codehunt.localize.units import UnitTable
 
 if TYPE_CHECKING:
@@ -47,6 +47,10 @@ def _unit_ranking(
 
 def dense_ranking(table: UnitTable, issue: str, config: LocalizeConfig) -> list[str]:
     """Units by dense similarity to the issue, handled as a long query (see :mod:`codehunt.localize`)."""
+    if config.dense_query == "max+truncate":
+        both = [_unit_ranking(table, split_issue(issue, config.passage_chars, config.max_passages), config, "dense"),
+                _unit_ranking(table, [issue], config, "dense")]
+        return [unit for unit, _ in reciprocal_rank_fusion(both, config.rrf_k)][: config.depth]
     if config.dense_query == "truncate":
         passages = [issue]
     else:
@@ -140,10 +144,6 @@ def rank_issue(
     if config.module_weight > 0 and scores:
         votes = module_votes(table, _ranked(scores), config.structure_top, candidate_filter(config))
         _add_votes(scores, votes, config.module_weight, config.rrf_k)
-    if config.file_weight > 0 and scores:
-        ranked = _ranked(scores)
-        votes = file_votes(table, ranked, config.structure_top, ranked)
-        _add_votes(scores, votes, config.file_weight, config.rrf_k)
     units = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     if rescorer is not None and config.rerank_depth > 0 and units:
         query = issue if config.rerank_query == "issue" else bm25_query(issue, evidence, "code")

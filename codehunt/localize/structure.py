@@ -132,21 +132,3 @@ def module_votes(table: UnitTable, ranked_units: Sequence[str], top: int, keep: 
                 votes[candidate] += 1.0 / rank
     best = max(votes.values(), default=0.0)
     return {unit: vote / best for unit, vote in votes.items()} if best > 0 else {}
-
-
-def file_votes(table: UnitTable, ranked_units: Sequence[str], top: int, candidates: Sequence[str]) -> dict[str, float]:
-    """Per unit of ``candidates`` outside the ``top`` best, the votes (1/rank) of the ``top`` best candidates
-    defined in its file, scaled to max 1.
-
-    Why: a fix's gold functions usually share a file, and a hit at function level needs all of them in the top k;
-    a unit both retrievers found lower down gains when the best candidates sit in its file. Only ``candidates``
-    (units some first stage retrieved) take a vote, so a file's hundred other units are not pulled in as a tie,
-    and the ``top`` voters keep their order among themselves."""
-    head = set(ranked_units[:top])
-    per_file: dict[str, float] = defaultdict(float)
-    for rank, unit in enumerate(ranked_units[:top], start=1):
-        per_file[table.chunk(unit).path] += 1.0 / rank
-    votes = {unit: per_file[table.chunk(unit).path] for unit in candidates
-             if unit not in head and table.chunk(unit).path in per_file}
-    best = max(votes.values(), default=0.0)
-    return {unit: vote / best for unit, vote in votes.items()} if best > 0 else {}

@@ -171,6 +171,7 @@ BAD_OPTIONS = [
     (["index", "merge", "{tmp}/s0", "-o", "{tmp}/s0"], "is one of the shards"),
     (["mcp", "-i", "{tmp}/idx", "--threads", "-1"], "--threads must be 0 (torch's default) or more"),
     (["train", "rerank-weight", "{tmp}/ce", "--dev", "{tmp}/beir", "--mode", "fuzzy"], "unknown --mode 'fuzzy'"),
+    (["train", "rerank-weight", "{tmp}/ce", "--dev", "{tmp}/beir", "--objective", "median"], "--objective must be one of worst, mean"),
     (["train", "interpolate", "{tmp}/tuned", "-o", "{tmp}/mix", "--alpha", "-0.5"], "--alpha must be between 0"),
     (["train", "export", "{tmp}/run.checkpoints", "-o", "{tmp}/run.checkpoints/model"], "is inside the checkpoint folder"),
 ]

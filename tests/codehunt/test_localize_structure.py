@@ -11,7 +11,7 @@ import pytest
 from codehunt.index.errors import BadInputError
 from codehunt.localize import LocalizeConfig, localize_issue, revision_index
 from codehunt.localize.config import candidate_filter
-from codehunt.localize.structure import MAX_DEFINITIONS, constructor_votes, file_votes, module_votes, structure_votes
+from codehunt.localize.structure import MAX_DEFINITIONS, constructor_votes, module_votes, structure_votes
 from codehunt.localize.units import UnitTable
 
 GIT_ENV = {
@@ -192,17 +192,3 @@ def test_module_weight_lifts_the_module_unit(shop: dict, default_encoder) -> Non
     assert plain[0] == "convert" and plain.index("<module>") > 1
     assert lifted.index("<module>") < plain.index("<module>"), "the vote lifts the module unit of the best file"
     assert set(lifted) == set(plain), "the vote reorders candidates, it adds none here"
-
-
-def test_the_best_candidates_vote_for_the_other_retrieved_units_of_their_files(table: UnitTable) -> None:
-    checkout, receipt, convert, restock = (unit(table, name) for name in ("checkout", "print_receipt", "convert", "restock"))
-    ranked = [checkout, convert, restock, receipt]
-    # checkout (rank 1) votes 1 for checkout.py, convert (rank 2) 1/2 for currency.py; restock and print_receipt
-    # are below the top 2: print_receipt shares checkout's file, restock's file has no voter.
-    assert file_votes(table, ranked, top=2, candidates=ranked) == {receipt: 1.0}
-    # Only retrieved units take a vote, and the voters themselves take none.
-    assert file_votes(table, ranked, top=2, candidates=[checkout, convert, restock]) == {}
-    assert file_votes(table, [convert, restock, checkout, receipt], top=3, candidates=[convert, restock, checkout, receipt]) == {receipt: 1.0}
-    assert LocalizeConfig().file_weight == 0.0
-    with pytest.raises(BadInputError, match="file_weight"):
-        LocalizeConfig(file_weight=-1.0)

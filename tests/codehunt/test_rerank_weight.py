@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codehunt.cli import app
-from codehunt.rerank_weight import Combination, candidate_combinations, combined_order
+from codehunt.rerank_weight import Combination, candidate_combinations, choose_combination, combined_order
 
 runner = CliRunner()
 
@@ -40,6 +40,23 @@ def test_interpolation_at_weight_one_is_the_first_stage_order():
 
 
 @pytest.mark.slow
+def test_the_worst_set_objective_refuses_a_trade_the_mean_accepts():
+    combinations = [Combination("interpolate", w) for w in (0.0, 0.5, 1.0)]
+    first = {"cosqa": 0.60, "ruby": 0.70}
+    scores = {  # reranker alone: a big ruby gain pays for a cosqa loss on the mean; w=0.5 gains a little on both
+        "cosqa": {"interpolate w=0": 0.55, "interpolate w=0.5": 0.61, "interpolate w=1": 0.60},
+        "ruby": {"interpolate w=0": 0.80, "interpolate w=0.5": 0.72, "interpolate w=1": 0.70},
+    }
+    assert choose_combination(combinations, scores, first, "mean").label == "interpolate w=0"
+    assert choose_combination(combinations, scores, first, "worst").label == "interpolate w=0.5"
+    assert choose_combination(combinations, scores, first, "worst", ["ruby"]).label == "interpolate w=0"
+    # nothing gains on both: the first stage itself (w=1) is the maximin, ties go to it
+    scores["cosqa"]["interpolate w=0.5"] = 0.59
+    assert choose_combination(combinations, scores, first, "worst").label == "interpolate w=1"
+    with pytest.raises(ValueError, match="objective"):
+        choose_combination(combinations, scores, first, "median")
+
+
 def test_fit_stores_a_combination_no_worse_than_the_first_stage(tmp_path, monkeypatch):
     from sentence_transformers import CrossEncoder
 
