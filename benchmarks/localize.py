@@ -113,8 +113,7 @@ def rows(default: LocalizeConfig, rerankers: list[Path] | None = None, models: l
         *[(f"default, class + constructor w={w:g}", replace(default, constructor_weight=w, constructor_class=True))
           for w in CLASS_CONSTRUCTOR_WEIGHTS],
         *[(f"default, module vote w={w:g}", replace(default, module_weight=w)) for w in MODULE_WEIGHTS],
-        *[(f"default, dense query {how}", replace(default, dense_query=how)) for how in ("truncate", "mean", "max+truncate")],
-        *[(f"default, passages of {n} chars", replace(default, passage_chars=n)) for n in (500, 2000)],
+        *[(f"default, dense query {how}", replace(default, dense_query=how)) for how in ("truncate", "mean")],
         ("default, files by rrf (k=5)", replace(default, file_aggregation="rrf", file_rrf_k=5)),
     ]
     for reranker in rerankers or []:

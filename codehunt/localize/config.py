@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from codehunt.index.types import Chunk
 
 LEVELS = ("function", "file", "both")
-DENSE_QUERIES = ("max", "mean", "truncate", "max+truncate")
+DENSE_QUERIES = ("max", "mean", "truncate")
 BM25_QUERIES = ("full", "unique", "code")
 RERANK_QUERIES = ("issue", "code")
 """What the reranker reads: the issue as written, or the identifiers-and-title query BM25 uses (``bm25_query``)."""
@@ -36,7 +36,7 @@ class LocalizeConfig:
     include_tests: bool = field(default=False, metadata={"help": "also rank test files (left out by default, as in SWE-bench)"})
     mode: str = field(default="hybrid", metadata={"help": "dense, bm25 or hybrid (both, fused by reciprocal rank)"})
     boosts: bool = field(default=True, metadata={"help": "boost units the issue points at, with the weights below (by default: traceback frames only)"})
-    dense_query: str = field(default="max", metadata={"help": "long-query handling for the dense side: max (passages, MaxP), mean, truncate, max+truncate (the two fused by RRF)"})
+    dense_query: str = field(default="max", metadata={"help": "long-query handling for the dense side: max (passages, MaxP), mean, truncate"})
     bm25_query: str = field(default="code", metadata={"help": "long-query handling for BM25: full, unique (each word once), code (identifiers + title)"})
     passage_chars: int = field(default=1000, metadata={"help": "characters per issue passage for the dense side"})
     max_passages: int = field(default=16, metadata={"help": "passages embedded per issue at most"})

@@ -47,10 +47,6 @@ def _unit_ranking(
 
 def dense_ranking(table: UnitTable, issue: str, config: LocalizeConfig) -> list[str]:
     """Units by dense similarity to the issue, handled as a long query (see :mod:`codehunt.localize`)."""
-    if config.dense_query == "max+truncate":
-        both = [_unit_ranking(table, split_issue(issue, config.passage_chars, config.max_passages), config, "dense"),
-                _unit_ranking(table, [issue], config, "dense")]
-        return [unit for unit, _ in reciprocal_rank_fusion(both, config.rrf_k)][: config.depth]
     if config.dense_query == "truncate":
         passages = [issue]
     else:
